@@ -1,0 +1,71 @@
+# konkurs: one command brings the system up (`make run`), one runs every test (`make test`).
+# Both create the virtual environment, install what they need and fetch Kafka on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GEN := build/gen/python
+PROTOS := $(shell find schemas -name '*.proto' 2>/dev/null)
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv proto lint fmt test test-unit run stop clean logs status bench
+
+help:
+	@echo "make run    bring Kafka, PostgreSQL and every service up, load the 2017 programme"
+	@echo "make stop   stop everything, keep the data"
+	@echo "make clean  stop everything and delete the data (.local/) and generated code"
+	@echo "make test   run the whole test suite (starts what it needs)"
+	@echo "make lint   ruff, mypy --strict, buf lint and buf breaking"
+	@echo "make proto  generate the protobuf code into $(GEN)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# The generated protobuf modules (package `konkurs.*`) live outside the source tree.
+	echo "$(CURDIR)/$(GEN)" > $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/konkurs-schemas.pth
+	touch $@
+
+proto: $(GEN)/.stamp
+
+$(GEN)/.stamp: $(STAMP) $(PROTOS)
+	rm -rf $(GEN) && mkdir -p $(GEN)
+	$(BIN)/python -m grpc_tools.protoc -I schemas --python_out=$(GEN) --mypy_out=$(GEN) $(PROTOS)
+	touch $@
+
+lint: proto
+	$(BIN)/ruff check services tests
+	$(BIN)/ruff format --check services tests
+	$(BIN)/mypy
+	bash schemas/buf.sh lint
+	bash schemas/buf.sh breaking
+
+fmt: $(STAMP)
+	$(BIN)/ruff format services tests
+	$(BIN)/ruff check --fix services tests
+
+test: proto
+	$(BIN)/konkurs stack fetch
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: proto
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+run: proto
+	$(BIN)/konkurs up
+
+stop:
+	@if [ -x $(BIN)/konkurs ]; then $(BIN)/konkurs down; else echo "nothing to stop"; fi
+
+status: $(STAMP)
+	$(BIN)/konkurs status
+
+logs:
+	tail -F .local/logs/*.log
+
+clean: stop
+	rm -rf .local build
+
