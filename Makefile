@@ -33,7 +33,7 @@ proto: $(GEN)/.stamp
 
 $(GEN)/.stamp: $(STAMP) $(PROTOS)
 	rm -rf $(GEN) && mkdir -p $(GEN)
-	$(BIN)/python -m grpc_tools.protoc -I schemas --python_out=$(GEN) --mypy_out=$(GEN) $(PROTOS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -I schemas --python_out=$(GEN) --mypy_out=$(GEN) $(PROTOS)
 	touch $@
 
 lint: proto

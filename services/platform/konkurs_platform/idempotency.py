@@ -1,0 +1,97 @@
+"""`Idempotency-Key` for creating requests: a replay returns the first answer.
+
+The key is scoped to the caller (token subject) and stored in the service's schema in the
+same transaction as the events the request appended, so an answer is remembered exactly
+when its effect happened. Concurrent requests with the same key queue on an advisory lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+import asyncpg
+
+from konkurs_platform.db import check_schema_name
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class IdempotencyKeyError(ValueError):
+    """The key is malformed, or was already used for a different request."""
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests "the same": method, path and exact body bytes."""
+    h = hashlib.sha256()
+    for part in (method.encode(), b"\0", path.encode(), b"\0", body):
+        h.update(part)
+    return h.hexdigest()
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key):
+        raise IdempotencyKeyError("must be 1 to 255 visible ASCII characters")
+    return key
+
+
+class IdempotencyStore:
+    """`<schema>.idempotency_keys`."""
+
+    def __init__(self, schema: str) -> None:
+        s = check_schema_name(schema)
+        self._find_sql = (
+            f"SELECT request_hash, status, headers, body FROM {s}.idempotency_keys "
+            "WHERE principal = $1 AND key = $2"
+        )
+        self._save_sql = (
+            f"INSERT INTO {s}.idempotency_keys (principal, key, request_hash, status, headers, body) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
+        )
+
+    async def begin(
+        self, conn: asyncpg.Connection, principal: str, key: str, fingerprint: str
+    ) -> StoredAnswer | None:
+        """Lock the key for this transaction and return the first answer if there was one.
+
+        Raises `IdempotencyKeyError` when the key was used for a different request.
+        """
+        if not conn.is_in_transaction():
+            raise RuntimeError("IdempotencyStore.begin must run inside a transaction")
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", f"idem:{principal}:{key}"
+        )
+        row = await conn.fetchrow(self._find_sql, principal, key)
+        if row is None:
+            return None
+        if row["request_hash"] != fingerprint:
+            raise IdempotencyKeyError("was already used for a different request")
+        return StoredAnswer(row["status"], json.loads(row["headers"]), row["body"])
+
+    async def save(
+        self,
+        conn: asyncpg.Connection,
+        principal: str,
+        key: str,
+        fingerprint: str,
+        answer: StoredAnswer,
+    ) -> None:
+        """Remember the answer; commits with the request's effect."""
+        await conn.execute(
+            self._save_sql,
+            principal,
+            key,
+            fingerprint,
+            answer.status,
+            json.dumps(answer.headers),
+            answer.body,
+        )

@@ -1,0 +1,128 @@
+"""Configuration, read once from the environment by `Settings.from_env()`.
+
+Nothing reads `os.environ` anywhere else: tests build a `Settings` value and pass it in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+SERVICES = ("intake", "scoring", "commission", "plans", "readside")
+
+DEFAULT_PORTS = {
+    "readside": 8000,
+    "intake": 8001,
+    "scoring": 8002,
+    "commission": 8003,
+    "plans": 8004,
+}
+
+DEV_JWT_SECRET = "konkurs-development-secret-do-not-use-in-production"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the platform knows, with the defaults of the local stack."""
+
+    home: Path = REPO_ROOT / ".local"
+    cache: Path = Path.home() / ".cache" / "konkurs"
+    kafka_bootstrap: str = "localhost:9092"
+    kafka_controller_port: int = 9093
+    kafka_version: str = "3.9.1"
+    kafka_heap: str = "512m"
+    topic_prefix: str = "konkurs"
+    partitions: int = 12
+    # None means: start the private PostgreSQL cluster under `home` and use it.
+    database_url: str | None = None
+    pg_port: int = 5433
+    pg_database: str = "konkurs"
+    pool_size: int = 16
+    jwt_issuer: str = "konkurs-dev"
+    jwt_audience: str = "konkurs"
+    # HS256 with a shared secret for development; an RS256/ES256 public key (PEM) in production.
+    jwt_secret: str | None = DEV_JWT_SECRET
+    jwt_public_key: str | None = None
+    jwt_private_key: str | None = None
+    max_body_bytes: int = 1 << 20
+    max_batch_body_bytes: int = 256 << 20
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read `KONKURS_*`, `KAFKA_BOOTSTRAP` and `DATABASE_URL` from the environment."""
+        e = dict(os.environ if env is None else env)
+        s = cls()
+        ports = dict(s.ports)
+        for name in SERVICES:
+            key = f"KONKURS_{name.upper()}_PORT"
+            if key in e:
+                ports[name] = int(e[key])
+
+        def get(key: str, default: str | None) -> str | None:
+            value = e.get(key)
+            return value if value not in (None, "") else default
+
+        def path(key: str, default: Path) -> Path:
+            value = e.get(key)
+            return Path(value) if value else default
+
+        return replace(
+            s,
+            home=path("KONKURS_HOME", s.home),
+            cache=path("KONKURS_CACHE", s.cache),
+            kafka_bootstrap=get("KAFKA_BOOTSTRAP", s.kafka_bootstrap) or s.kafka_bootstrap,
+            kafka_controller_port=int(
+                get("KONKURS_KAFKA_CONTROLLER_PORT", str(s.kafka_controller_port)) or 0
+            ),
+            kafka_version=get("KONKURS_KAFKA_VERSION", s.kafka_version) or s.kafka_version,
+            kafka_heap=get("KONKURS_KAFKA_HEAP", s.kafka_heap) or s.kafka_heap,
+            topic_prefix=get("KONKURS_TOPIC_PREFIX", s.topic_prefix) or s.topic_prefix,
+            partitions=int(get("KONKURS_PARTITIONS", str(s.partitions)) or 0),
+            database_url=get("DATABASE_URL", None),
+            pg_port=int(get("KONKURS_PG_PORT", str(s.pg_port)) or 0),
+            pg_database=get("KONKURS_PG_DATABASE", s.pg_database) or s.pg_database,
+            pool_size=int(get("KONKURS_POOL_SIZE", str(s.pool_size)) or 0),
+            jwt_issuer=get("KONKURS_JWT_ISSUER", s.jwt_issuer) or s.jwt_issuer,
+            jwt_audience=get("KONKURS_JWT_AUDIENCE", s.jwt_audience) or s.jwt_audience,
+            jwt_secret=get("KONKURS_JWT_SECRET", s.jwt_secret),
+            jwt_public_key=get("KONKURS_JWT_PUBLIC_KEY", None),
+            jwt_private_key=get("KONKURS_JWT_PRIVATE_KEY", None),
+            max_body_bytes=int(get("KONKURS_MAX_BODY_BYTES", str(s.max_body_bytes)) or 0),
+            ports=ports,
+            log_level=get("KONKURS_LOG_LEVEL", s.log_level) or s.log_level,
+        )
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL connection string: `DATABASE_URL`, or the private cluster's."""
+        if self.database_url:
+            return self.database_url
+        return f"postgresql://konkurs@127.0.0.1:{self.pg_port}/{self.pg_database}"
+
+    def topic(self, name: str) -> str:
+        """The full topic name for `name`: `events(service)` etc. build on this."""
+        return f"{self.topic_prefix}.{name}"
+
+    def events_topic(self, service: str) -> str:
+        """`konkurs.<service>.events.v1`: the service's event stream, retained forever."""
+        return self.topic(f"{service}.events.v1")
+
+    @property
+    def analytics_topic(self) -> str:
+        return self.topic("analytics.v1")
+
+    @property
+    def deadletter_topic(self) -> str:
+        return self.topic("deadletter.v1")
+
+    def all_topics(self) -> list[str]:
+        """Every topic the system uses, in creation order."""
+        return [self.events_topic(s) for s in SERVICES] + [
+            self.analytics_topic,
+            self.deadletter_topic,
+        ]
