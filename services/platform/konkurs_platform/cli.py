@@ -1,13 +1,13 @@
 """The `konkurs` command: run the system's processes and operate it.
 
-    konkurs up | down | status          the whole local system (Kafka, PostgreSQL, services)
-    konkurs stack fetch | up | down     only Kafka and PostgreSQL
-    konkurs migrate | topics create     prepare the database schemas and Kafka topics
-    konkurs api SERVICE                 a service's HTTP API
-    konkurs relay SERVICE               a service's outbox relay
-    konkurs worker SERVICE              a service's faust consumer worker
-    konkurs projector                   the readside projector
-    konkurs token --role ROLE ...       mint a development token
+konkurs up | down | status          the whole local system (Kafka, PostgreSQL, services)
+konkurs stack fetch | up | down     only Kafka and PostgreSQL
+konkurs migrate | topics create     prepare the database schemas and Kafka topics
+konkurs api SERVICE                 a service's HTTP API
+konkurs relay SERVICE               a service's outbox relay
+konkurs worker SERVICE              a service's faust consumer worker
+konkurs projector                   the readside projector
+konkurs token --role ROLE ...       mint a development token
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def cmd_migrate(s: Settings, args: argparse.Namespace) -> None:
 def cmd_topics(s: Settings, args: argparse.Namespace) -> None:
     from konkurs_platform import stack
 
-    created = asyncio.run(stack.create_topics(s))
+    created = stack.create_topics(s)
     print(f"topics: {len(created)} created, {len(s.all_topics())} in all", file=sys.stderr)
 
 
@@ -178,9 +178,19 @@ def cmd_up(s: Settings, args: argparse.Namespace) -> None:
         env["PYTHONUNBUFFERED"] = "1"
         out = (logs / "services.log").open("ab")
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "honcho"), "start", "-f", str(_procfile()),
-             "-d", str(REPO_ROOT), "--no-colour"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                str(Path(sys.executable).parent / "honcho"),
+                "start",
+                "-f",
+                str(_procfile()),
+                "-d",
+                str(REPO_ROOT),
+                "--no-colour",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         pid_file.write_text(str(proc.pid))
     _wait_ready(s, timeout=args.timeout)
@@ -191,8 +201,10 @@ def cmd_up(s: Settings, args: argparse.Namespace) -> None:
     print("\nkonkurs is up:", file=sys.stderr)
     for service in BUILT_SERVICES:
         port = s.ports[service]
-        print(f"  {service:<10} http://localhost:{port}   docs http://localhost:{port}/docs",
-              file=sys.stderr)
+        print(
+            f"  {service:<10} http://localhost:{port}   docs http://localhost:{port}/docs",
+            file=sys.stderr,
+        )
     print(f"  kafka      {s.kafka_bootstrap}\n  postgres   {s.dsn}", file=sys.stderr)
     print(f"  logs       {s.home / 'logs'}  (make logs)\n  stop       make stop", file=sys.stderr)
 
@@ -254,8 +266,9 @@ def cmd_status(s: Settings, args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="konkurs", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="konkurs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start Kafka, PostgreSQL and every service; load demo data")
@@ -290,9 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("service", choices=WORKER_SERVICES)
     wk.set_defaults(func=cmd_worker)
 
-    sub.add_parser("projector", help="run the readside projector").set_defaults(
-        func=cmd_projector
-    )
+    sub.add_parser("projector", help="run the readside projector").set_defaults(func=cmd_projector)
 
     tk = sub.add_parser("token", help="mint a development token")
     tk.add_argument("--role", required=True)

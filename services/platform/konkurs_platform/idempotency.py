@@ -27,7 +27,11 @@ class StoredAnswer:
 
 
 class IdempotencyKeyError(ValueError):
-    """The key is malformed, or was already used for a different request."""
+    """The key is malformed, or (`reused`) was already used for a different request."""
+
+    def __init__(self, reason: str, *, reused: bool = False) -> None:
+        super().__init__(reason)
+        self.reused = reused
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -67,14 +71,12 @@ class IdempotencyStore:
         """
         if not conn.is_in_transaction():
             raise RuntimeError("IdempotencyStore.begin must run inside a transaction")
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1))", f"idem:{principal}:{key}"
-        )
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"idem:{principal}:{key}")
         row = await conn.fetchrow(self._find_sql, principal, key)
         if row is None:
             return None
         if row["request_hash"] != fingerprint:
-            raise IdempotencyKeyError("was already used for a different request")
+            raise IdempotencyKeyError("was already used for a different request", reused=True)
         return StoredAnswer(row["status"], json.loads(row["headers"]), row["body"])
 
     async def save(

@@ -93,6 +93,9 @@ class Settings:
             jwt_public_key=get("KONKURS_JWT_PUBLIC_KEY", None),
             jwt_private_key=get("KONKURS_JWT_PRIVATE_KEY", None),
             max_body_bytes=int(get("KONKURS_MAX_BODY_BYTES", str(s.max_body_bytes)) or 0),
+            max_batch_body_bytes=int(
+                get("KONKURS_MAX_BATCH_BODY_BYTES", str(s.max_batch_body_bytes)) or 0
+            ),
             ports=ports,
             log_level=get("KONKURS_LOG_LEVEL", s.log_level) or s.log_level,
         )

@@ -41,7 +41,12 @@ async def on_call_closed(conn: asyncpg.Connection, schema: str, e: Envelope) -> 
 
 
 async def _upsert(
-    conn: asyncpg.Connection, schema: str, e: Envelope, call_id: str, c: call_pb2.CallDefinition, status: str
+    conn: asyncpg.Connection,
+    schema: str,
+    e: Envelope,
+    call_id: str,
+    c: call_pb2.CallDefinition,
+    status: str,
 ) -> None:
     await conn.execute(
         f"""INSERT INTO {schema}.calls (call_id, stream_version, title_ru, title_kk, title_en,

@@ -22,7 +22,11 @@ CALL_CLOSED = events_pb2.CallClosed.DESCRIPTOR.full_name
 
 async def on_call_defined(conn: asyncpg.Connection, envelope: Envelope, schema: str) -> None:
     """CallAnnounced or CallAmended: store (or replace) the call's definition."""
-    cls = events_pb2.CallAnnounced if envelope.event_type == CALL_ANNOUNCED else events_pb2.CallAmended
+    cls = (
+        events_pb2.CallAnnounced
+        if envelope.event_type == CALL_ANNOUNCED
+        else events_pb2.CallAmended
+    )
     event = cls.FromString(envelope.payload)
     call = event.call
     methodology = MessageToDict(call.methodology, preserving_proto_field_name=True)

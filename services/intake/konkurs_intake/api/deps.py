@@ -1,0 +1,28 @@
+"""What the intake routes depend on, built once in `bootstrap` and kept on app.state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from fastapi import Request
+from konkurs_platform.eventstore import EventStore
+from konkurs_platform.idempotency import IdempotencyStore
+
+from konkurs_intake.app.calls import Calls
+
+
+@dataclass
+class Intake:
+    pool: asyncpg.Pool
+    store: EventStore
+    calls: Calls
+    idempotency: IdempotencyStore
+    clock: Callable[[], datetime]
+
+
+def intake(request: Request) -> Intake:
+    service: Intake = request.app.state.intake
+    return service

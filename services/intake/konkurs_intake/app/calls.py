@@ -1,0 +1,86 @@
+"""Call handlers: load the call, decide, append (one transaction with the caller's conn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from konkurs_platform.eventstore import EventStore, Metadata
+from konkurs_platform.handler import CommandHandler, Loaded, Outcome
+
+from konkurs_intake.adapters.codec import CallCodec
+from konkurs_intake.domain.calls import (
+    AmendCall,
+    AnnouncedCall,
+    AnnounceCall,
+    CallCommand,
+    CallEvent,
+    CallState,
+    CloseCall,
+    ClosedCall,
+    call_decider,
+)
+
+
+def call_stream(call_id: str) -> str:
+    return f"call-{call_id}"
+
+
+@dataclass
+class Calls:
+    """The call aggregate's handlers over the intake event store."""
+
+    store: EventStore
+
+    def __post_init__(self) -> None:
+        self.handler: CommandHandler[CallCommand, CallState, CallEvent] = CommandHandler(
+            self.store, call_decider, CallCodec()
+        )
+
+    async def load(self, call_id: str, conn: asyncpg.Connection | None = None) -> Loaded[CallState]:
+        return await self.handler.load(call_stream(call_id), conn=conn)
+
+    async def handle_announce_call(
+        self, cmd: AnnounceCall, meta: Metadata, conn: asyncpg.Connection
+    ) -> Outcome[CallState]:
+        outcome = await self.handler.execute(call_stream(cmd.call_id), cmd, meta, conn=conn)
+        await _index(conn, self.store.schema, cmd.call_id, outcome)
+        return outcome
+
+    async def handle_amend_call(
+        self, cmd: AmendCall, meta: Metadata, conn: asyncpg.Connection, expected_version: int | None
+    ) -> Outcome[CallState]:
+        outcome = await self.handler.execute(
+            call_stream(cmd.call_id), cmd, meta, conn=conn, expected_version=expected_version
+        )
+        await _index(conn, self.store.schema, cmd.call_id, outcome)
+        return outcome
+
+    async def handle_close_call(
+        self, cmd: CloseCall, meta: Metadata, conn: asyncpg.Connection
+    ) -> Outcome[CallState]:
+        outcome = await self.handler.execute(call_stream(cmd.call_id), cmd, meta, conn=conn)
+        await _index(conn, self.store.schema, cmd.call_id, outcome)
+        return outcome
+
+
+async def _index(
+    conn: asyncpg.Connection, schema: str, call_id: str, outcome: Outcome[CallState]
+) -> None:
+    """Keep `calls_index` (the list of calls and the closing scheduler's agenda) in step with
+    the stream, in the same transaction as the append."""
+    state = outcome.state
+    if not isinstance(state, AnnouncedCall | ClosedCall):
+        return
+    await conn.execute(
+        f"""INSERT INTO {schema}.calls_index (call_id, version, opens_at, closes_at, closed)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (call_id) DO UPDATE SET version = excluded.version,
+                opens_at = excluded.opens_at, closes_at = excluded.closes_at,
+                closed = excluded.closed""",
+        call_id,
+        outcome.version,
+        state.definition.opens_at,
+        state.definition.closes_at,
+        isinstance(state, ClosedCall),
+    )
