@@ -19,7 +19,9 @@ def store(pool: asyncpg.Pool, settings: Settings) -> EventStore:
     return EventStore(pool, "intake", settings.events_topic("intake"))
 
 
-async def test_appended_events_load_back_in_version_order(pool: asyncpg.Pool, settings: Settings) -> None:
+async def test_appended_events_load_back_in_version_order(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
     s = store(pool, settings)
     stream = f"test-{uuid.uuid4()}"
     await s.append(stream, 0, [event(1), event(2)], meta())

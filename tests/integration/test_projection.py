@@ -43,7 +43,10 @@ def envelope(n: int, payload: bytes | None = None) -> bytes:
 
 
 async def produce(settings: Settings, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    # Idempotent: a retried send must not put a second copy in the topic.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         for i, v in enumerate(values):
@@ -63,7 +66,9 @@ class Counting:
 
     async def create(self) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(f"CREATE TABLE {self.table} (event_id uuid NOT NULL, n int NOT NULL)")
+            await conn.execute(
+                f"CREATE TABLE {self.table} (event_id uuid NOT NULL, n int NOT NULL)"
+            )
 
     async def apply(self, conn: asyncpg.Connection, e: Envelope) -> None:
         if e.payload == b"explode":
@@ -74,7 +79,9 @@ class Counting:
 
     async def rows(self) -> tuple[int, int]:
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(f"SELECT count(*), count(DISTINCT event_id) FROM {self.table}")
+            row = await conn.fetchrow(
+                f"SELECT count(*), count(DISTINCT event_id) FROM {self.table}"
+            )
         return row[0], row[1]
 
 
@@ -96,11 +103,19 @@ async def wait_rows(model: Counting, n: int, timeout: float = 60) -> None:
             await asyncio.sleep(0.1)
 
 
-def projector(settings: Settings, pool: asyncpg.Pool, topic: str, model: Counting, name: str) -> Projector:
+def projector(
+    settings: Settings, pool: asyncpg.Pool, topic: str, model: Counting, name: str
+) -> Projector:
     # A new consumer group each time: Kafka's committed offsets cannot help; only ours can.
     return Projector(
-        settings, pool, schema="readside", name=name, topics=[topic], apply=model.apply,
-        group_id=f"{settings.topic_prefix}.test.{uuid.uuid4().hex[:6]}", max_records=50,
+        settings,
+        pool,
+        schema="readside",
+        name=name,
+        topics=[topic],
+        apply=model.apply,
+        group_id=f"{settings.topic_prefix}.test.{uuid.uuid4().hex[:6]}",
+        max_records=50,
     )
 
 

@@ -42,6 +42,8 @@ def create_faust_app(settings: Settings, service: str, **overrides: Any) -> faus
         "datadir": str(settings.home / "faust" / service),
     }
     config.update(overrides)
+    # faust creates only the last level of its data directory itself.
+    (settings.home / "faust").mkdir(parents=True, exist_ok=True)
     return faust.App(f"{settings.topic_prefix}.{service}", **config)
 
 

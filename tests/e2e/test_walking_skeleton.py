@@ -1,0 +1,242 @@
+"""The walking skeleton, end to end, with real processes, a real broker and a real database.
+
+A command on intake's HTTP API becomes an event in PostgreSQL, the relay publishes it to
+Kafka, scoring's faust agent consumes it through the inbox, and the readside projector puts
+it in a read model with its offset. Killing the relay, the agent or the projector with
+SIGKILL mid-stream and restarting them loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from konkurs_platform.auth import Role, mint_token
+from konkurs_platform.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+KONKURS = str(Path(sys.executable).parent / "konkurs")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Process:
+    """One `konkurs` process, its output in a file shown when the test fails."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
+        self.name, self.args, self.env = name, args, env
+        self.log = logs / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen([KONKURS, *self.args], env=self.env, stdout=out, stderr=out)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def tail(self) -> str:
+        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        return f"--- {self.name} ---\n" + "\n".join(lines[-25:])
+
+
+@pytest.fixture
+def system(settings: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.dsn,
+        KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        KONKURS_TOPIC_PREFIX=settings.topic_prefix,
+        KONKURS_PARTITIONS=str(settings.partitions),
+        KONKURS_HOME=str(tmp_path / "home"),
+        KONKURS_INTAKE_PORT=str(port),
+        KONKURS_LOG_LEVEL="INFO",
+    )
+    procs = {
+        "api": Process("intake-api", ["api", "intake"], env, tmp_path),
+        "relay": Process("intake-relay", ["relay", "intake"], env, tmp_path),
+        "worker": Process("scoring-worker", ["worker", "scoring"], env, tmp_path),
+        "projector": Process("readside-projector", ["projector"], env, tmp_path),
+    }
+    for p in procs.values():
+        p.start()
+    try:
+        yield {"procs": procs, "url": f"http://127.0.0.1:{port}"}
+    except BaseException:
+        raise
+    finally:
+        for p in procs.values():
+            p.stop()
+        failed = [p.tail() for p in procs.values()]
+        print("\n".join(failed))
+
+
+def call_body(call_id: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "call_id": call_id,
+        "title": {"ru": "Отбор кластеров", "kk": "Кластерлерді іріктеу", "en": "Cluster call"},
+        "programme": "walking skeleton",
+        "opens_at": (now + timedelta(days=30)).isoformat(),
+        "closes_at": (now + timedelta(days=90)).isoformat(),
+        "timezone": "Asia/Almaty",
+        "quota": 6,
+        "region_set": "current",
+        "regions": ["KZ-75", "KZ-71"],
+        "eligibility": {
+            "min_participants": 3,
+            "min_sme_share_percent": 50,
+            "require_university_or_research": True,
+        },
+        "methodology": {
+            "criteria": [
+                {
+                    "id": "cooperation",
+                    "name": {"en": "Cooperation"},
+                    "weight": 60,
+                    "kind": "expert",
+                    "threshold": 3,
+                },
+                {
+                    "id": "size",
+                    "name": {"en": "Size"},
+                    "weight": 40,
+                    "kind": "automatic",
+                    "threshold": 2,
+                },
+            ],
+            "overall_threshold": 60,
+        },
+    }
+
+
+async def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.25)
+
+
+async def test_commands_flow_to_the_agent_and_the_projection_through_sigkills(
+    system: dict[str, Any], settings: Settings, pool: asyncpg.Pool
+) -> None:
+    procs = system["procs"]
+    token = mint_token(settings, Role.OPERATOR, "skeleton-operator")
+    headers = {"Authorization": f"Bearer {token}"}
+    prefix = f"sk-{uuid.uuid4().hex[:6]}"
+    ids = [f"{prefix}-{n:03d}" for n in range(90)]
+    bodies = {call_id: call_body(call_id) for call_id in ids}
+
+    async with httpx.AsyncClient(base_url=system["url"], headers=headers, timeout=10) as http:
+
+        async def api_ready() -> bool:
+            try:
+                return (await http.get("/readyz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await wait_until(api_ready, 60, "the intake API")
+
+        async def announce(call_id: str) -> None:
+            answer = await http.post(
+                "/v1/calls", json=bodies[call_id], headers={"Idempotency-Key": call_id}
+            )
+            assert answer.status_code == 201, answer.text
+
+        async def count(sql: str) -> int:
+            async with pool.acquire() as conn:
+                return int(await conn.fetchval(sql, f"{prefix}-%"))
+
+        scored = "SELECT count(*) FROM scoring.calls WHERE call_id LIKE $1"
+        projected = "SELECT count(*) FROM readside.calls WHERE call_id LIKE $1"
+
+        for call_id in ids[:30]:
+            await announce(call_id)
+        procs["relay"].kill()  # mid-stream: some of the 30 may not be published yet
+        for call_id in ids[30:60]:
+            await announce(call_id)
+        procs["relay"].start()
+        await wait_until(lambda: _ge(count(projected), 30), 90, "the first calls in the read model")
+        procs["worker"].kill()
+        procs["projector"].kill()
+        for call_id in ids[60:]:
+            await announce(call_id)
+        # A retried request with the same key is answered again, not executed again.
+        replay = await http.post(
+            "/v1/calls", json=bodies[ids[0]], headers={"Idempotency-Key": ids[0]}
+        )
+        assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+        procs["worker"].start()
+        procs["projector"].start()
+
+        await wait_until(lambda: _ge(count(scored), 90), 120, "scoring to learn every call")
+        await wait_until(
+            lambda: _ge(count(projected), 90), 120, "the read model to hold every call"
+        )
+        await asyncio.sleep(2.0)  # would a late duplicate show up?
+
+    async with pool.acquire() as conn:
+        assert await count(scored) == 90
+        assert await count(projected) == 90
+        # Exactly one inbox row and one event per call: nothing applied or appended twice.
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM scoring.inbox i JOIN intake.events e ON e.event_id = i.event_id "
+                "WHERE e.stream_id LIKE $1",
+                f"call-{prefix}-%",
+            )
+            == 90
+        )
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM intake.events WHERE stream_id LIKE $1", f"call-{prefix}-%"
+            )
+            == 90
+        )
+        assert await conn.fetchval("SELECT count(*) FROM intake.outbox") == 0
+        versions = await conn.fetch(
+            "SELECT DISTINCT stream_version FROM readside.calls WHERE call_id LIKE $1",
+            f"{prefix}-%",
+        )
+        assert [r[0] for r in versions] == [1]
+        stored = await conn.fetchval(
+            "SELECT sum(next_offset) FROM readside.projection_offsets "
+            "WHERE projection = 'readside' AND topic = $1",
+            settings.events_topic("intake"),
+        )
+    assert stored >= 90
+
+
+async def _ge(value: Any, n: int) -> bool:
+    return bool(await value >= n)
