@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import asyncpg
 import pytest
+
 from konkurs_platform import stack
 from konkurs_platform.cli import BUILT_SERVICES
 from konkurs_platform.db import create_pool, migrate_service
@@ -58,6 +59,7 @@ def settings(servers: Settings) -> Iterator[Settings]:
     asyncio.run(migrate_all())
     yield s
     stack.drop_database(servers, database)
+    stack.delete_topics_with_prefix(servers, f"test-{run}.")
 
 
 @pytest.fixture(scope="session")

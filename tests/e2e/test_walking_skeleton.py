@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
 
@@ -212,8 +213,8 @@ async def test_commands_flow_to_the_agent_and_the_projection_through_sigkills(
         # Exactly one inbox row and one event per call: nothing applied or appended twice.
         assert (
             await conn.fetchval(
-                "SELECT count(*) FROM scoring.inbox i JOIN intake.events e ON e.event_id = i.event_id "
-                "WHERE e.stream_id LIKE $1",
+                "SELECT count(*) FROM scoring.inbox i "
+                "JOIN intake.events e ON e.event_id = i.event_id WHERE e.stream_id LIKE $1",
                 f"call-{prefix}-%",
             )
             == 90

@@ -7,10 +7,10 @@ import uuid
 
 import asyncpg
 import pytest
+from helpers import event, meta
+
 from konkurs_platform.eventstore import ConcurrencyError, DuplicateEventError, EventStore, NewEvent
 from konkurs_platform.settings import Settings
-
-from helpers import event, meta
 
 pytestmark = pytest.mark.integration
 

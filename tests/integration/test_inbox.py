@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 import pytest
+
 from konkurs_platform.inbox import Inbox
 
 pytestmark = pytest.mark.integration

@@ -12,13 +12,13 @@ from dataclasses import replace
 import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
+from helpers import event, meta, read_topic
+
 from konkurs_platform import stack
 from konkurs_platform.envelope import HEADER_EVENT_TYPE, decode_envelope
 from konkurs_platform.eventstore import EventStore
 from konkurs_platform.outbox import OutboxRelay
 from konkurs_platform.settings import Settings
-
-from helpers import event, meta, read_topic
 
 pytestmark = pytest.mark.integration
 

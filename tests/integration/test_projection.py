@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from helpers import ACTOR, read_topic
+
 from konkurs_platform import stack
 from konkurs_platform.deadletter import HEADER_REASON
 from konkurs_platform.envelope import Envelope, encode_envelope
 from konkurs_platform.projection import Projector
 from konkurs_platform.settings import Settings
-
-from helpers import ACTOR, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
 from konkurs_platform import stack
 from konkurs_platform.settings import Settings
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from konkurs_intake.domain.calls import (
     AmendCall,
     AnnounceCall,

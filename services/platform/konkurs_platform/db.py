@@ -15,8 +15,12 @@ import re
 from dataclasses import dataclass
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from konkurs_platform.settings import Settings
+
+# What a handler gets: a connection of its own or one lent by a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ def _package_migrations(package: str, prefix: str) -> list[Migration]:
     root = importlib.resources.files(package).joinpath("migrations")
     if not root.is_dir():
         return []
-    files = sorted(p for p in root.iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in root.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [
         Migration(f"{prefix}{p.name.removesuffix('.sql')}", p.read_text("utf-8")) for p in files
     ]
@@ -75,7 +79,7 @@ def migrations_for(service: str) -> list[Migration]:
     )
 
 
-async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[str]:
+async def migrate(conn: Connection, schema: str, migrations: list[Migration]) -> list[str]:
     """Apply the migrations not yet applied to `schema`; returns the versions applied.
 
     A file that changed after it was applied is an error: history is not rewritten.

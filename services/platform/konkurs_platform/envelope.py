@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from konkurs.envelope.v1 import envelope_pb2
 
+from konkurs.envelope.v1 import envelope_pb2
 from konkurs_platform.auth import Actor
 
 # Kafka header names. The event type travels in a header so that consumers can route or

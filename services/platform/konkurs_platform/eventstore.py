@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from konkurs_platform.auth import Actor
-from konkurs_platform.db import check_schema_name
+from konkurs_platform.db import Connection, check_schema_name
 from konkurs_platform.envelope import Envelope, encode_envelope
 
 
@@ -109,7 +109,7 @@ class EventStore:
         events: Sequence[NewEvent],
         meta: Metadata,
         *,
-        conn: asyncpg.Connection | None = None,
+        conn: Connection | None = None,
     ) -> list[Envelope]:
         """Append `events` after `expected_version`; returns them as stored.
 
@@ -170,9 +170,7 @@ class EventStore:
             raise
         return stored
 
-    async def load(
-        self, stream_id: str, *, conn: asyncpg.Connection | None = None
-    ) -> list[Envelope]:
+    async def load(self, stream_id: str, *, conn: Connection | None = None) -> list[Envelope]:
         """Every event of the stream, in version order (empty if the stream does not exist)."""
         if conn is None:
             async with self.pool.acquire() as c:

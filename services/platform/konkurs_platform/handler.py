@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-import asyncpg
-
+from konkurs_platform.db import Connection
 from konkurs_platform.domain import Decider
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import ConcurrencyError, EventStore, Metadata, NewEvent
@@ -53,7 +52,7 @@ class CommandHandler(Generic[C, S, E]):
         self.decider = decider
         self.codec = codec
 
-    async def load(self, stream_id: str, *, conn: asyncpg.Connection | None = None) -> Loaded[S]:
+    async def load(self, stream_id: str, *, conn: Connection | None = None) -> Loaded[S]:
         """The aggregate's current state, folded from its events."""
         history = await self.store.load(stream_id, conn=conn)
         state = self.decider.fold([self.codec.decode(e) for e in history])
@@ -66,7 +65,7 @@ class CommandHandler(Generic[C, S, E]):
         meta: Metadata,
         *,
         expected_version: int | None = None,
-        conn: asyncpg.Connection | None = None,
+        conn: Connection | None = None,
     ) -> Outcome[S]:
         """Decide `command` on the stream and append the result.
 

@@ -12,9 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-import asyncpg
-
-from konkurs_platform.db import check_schema_name
+from konkurs_platform.db import Connection, check_schema_name
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -58,12 +56,13 @@ class IdempotencyStore:
             "WHERE principal = $1 AND key = $2"
         )
         self._save_sql = (
-            f"INSERT INTO {s}.idempotency_keys (principal, key, request_hash, status, headers, body) "
+            f"INSERT INTO {s}.idempotency_keys "
+            "(principal, key, request_hash, status, headers, body) "
             "VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
         )
 
     async def begin(
-        self, conn: asyncpg.Connection, principal: str, key: str, fingerprint: str
+        self, conn: Connection, principal: str, key: str, fingerprint: str
     ) -> StoredAnswer | None:
         """Lock the key for this transaction and return the first answer if there was one.
 
@@ -81,7 +80,7 @@ class IdempotencyStore:
 
     async def save(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         principal: str,
         key: str,
         fingerprint: str,

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
-
-from konkurs_platform.db import check_schema_name
+from konkurs_platform.db import Connection, check_schema_name
 
 
 class Inbox:
@@ -24,7 +22,7 @@ class Inbox:
             "ON CONFLICT DO NOTHING"
         )
 
-    async def claim(self, conn: asyncpg.Connection, event_id: uuid.UUID) -> bool:
+    async def claim(self, conn: Connection, event_id: uuid.UUID) -> bool:
         """Record `event_id` as processed; False if it already was (skip the effect).
 
         Must run inside the transaction that performs the effect.

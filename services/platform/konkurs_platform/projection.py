@@ -22,7 +22,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from konkurs_platform.db import check_schema_name
+from konkurs_platform.db import Connection, check_schema_name
 from konkurs_platform.deadletter import dead_letter
 from konkurs_platform.envelope import Envelope, EnvelopeError, decode_envelope
 from konkurs_platform.kafka import make_consumer, make_producer
@@ -30,7 +30,7 @@ from konkurs_platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Apply = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+Apply = Callable[[Connection, Envelope], Awaitable[None]]
 
 
 class OffsetStore:
@@ -39,7 +39,10 @@ class OffsetStore:
     def __init__(self, schema: str, projection: str) -> None:
         s = check_schema_name(schema)
         self.projection = projection
-        self._load_sql = f"SELECT topic, partition, next_offset FROM {s}.projection_offsets WHERE projection = $1"
+        self._load_sql = (
+            f"SELECT topic, partition, next_offset FROM {s}.projection_offsets "
+            "WHERE projection = $1"
+        )
         self._lock_sql = (
             f"SELECT next_offset FROM {s}.projection_offsets "
             "WHERE projection = $1 AND topic = $2 AND partition = $3 FOR UPDATE"
@@ -50,16 +53,16 @@ class OffsetStore:
             ON CONFLICT (projection, topic, partition)
             DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()"""
 
-    async def load(self, conn: asyncpg.Connection) -> dict[TopicPartition, int]:
+    async def load(self, conn: Connection) -> dict[TopicPartition, int]:
         rows = await conn.fetch(self._load_sql, self.projection)
         return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
-    async def lock(self, conn: asyncpg.Connection, tp: TopicPartition) -> int:
+    async def lock(self, conn: Connection, tp: TopicPartition) -> int:
         """The next offset to apply for `tp`, locked until the transaction ends."""
         value = await conn.fetchval(self._lock_sql, self.projection, tp.topic, tp.partition)
         return -1 if value is None else int(value)
 
-    async def save(self, conn: asyncpg.Connection, tp: TopicPartition, next_offset: int) -> None:
+    async def save(self, conn: Connection, tp: TopicPartition, next_offset: int) -> None:
         await conn.execute(self._save_sql, self.projection, tp.topic, tp.partition, next_offset)
 
 
@@ -175,7 +178,7 @@ class Projector:
 
     async def _apply_records(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         tp: TopicPartition,
         records: list[ConsumerRecord],
         *,

@@ -11,6 +11,7 @@ from aiokafka.client import AIOKafkaClient
 from fastapi import Request, Response
 
 from konkurs_platform.auth import Principal
+from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
 from konkurs_platform.eventstore import ConcurrencyError, Metadata
 from konkurs_platform.idempotency import (
@@ -90,7 +91,7 @@ async def idempotent(
     principal: Principal,
     pool: asyncpg.Pool,
     store: IdempotencyStore,
-    run: Callable[[asyncpg.Connection], Awaitable[Response]],
+    run: Callable[[Connection], Awaitable[Response]],
 ) -> Response:
     """Run a creating request once per `Idempotency-Key`.
 

@@ -258,6 +258,29 @@ async def _create_topics(s: Settings, names: list[str], partitions: int) -> list
     return created
 
 
+def delete_topics_with_prefix(s: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (a test run's own topics).
+
+    Test runs create topics under a prefix of their own; deleting them at the end keeps the
+    broker's partition count, and with it its start-up time, from growing run after run.
+    """
+    if any(topic.startswith(prefix) for topic in Settings().all_topics()):
+        raise ValueError(f"refusing to delete the system's own topics (prefix {prefix!r})")
+    return _run_coroutine(_delete_topics_with_prefix(s, prefix))
+
+
+async def _delete_topics_with_prefix(s: Settings, prefix: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, client_id="konkurs-stack")
+    await admin.start()
+    try:
+        doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()
+
+
 async def _wait_until_served(s: Settings, topics: list[str], partitions: int) -> None:
     """Wait until the broker serves every partition of the new `topics`.
 

@@ -15,6 +15,7 @@ import asyncpg
 import faust
 from aiokafka import AIOKafkaProducer
 
+from konkurs_platform.db import Connection
 from konkurs_platform.deadletter import dead_letter
 from konkurs_platform.envelope import HEADER_EVENT_TYPE, Envelope, EnvelopeError, decode_envelope
 from konkurs_platform.inbox import Inbox
@@ -23,7 +24,7 @@ from konkurs_platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Reaction = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+Reaction = Callable[[Connection, Envelope], Awaitable[None]]
 
 
 def create_faust_app(settings: Settings, service: str, **overrides: Any) -> faust.App:
@@ -39,6 +40,9 @@ def create_faust_app(settings: Settings, service: str, **overrides: Any) -> faus
         "producer_acks": -1,
         "broker_commit_every": 100,
         "broker_commit_interval": 1.0,
+        # A killed worker's partitions move to the others after 10 s, not faust's 60 s.
+        "broker_session_timeout": 10.0,
+        "broker_heartbeat_interval": 3.0,
         "datadir": str(settings.home / "faust" / service),
     }
     config.update(overrides)
@@ -60,7 +64,7 @@ def events_topic(app: faust.App, settings: Settings, service: str) -> faust.Topi
 
 
 async def react_with_inbox(
-    events: AsyncIterable[faust.EventT],
+    events: AsyncIterable[faust.EventT[Any]],
     *,
     settings: Settings,
     pool: Callable[[], Awaitable[asyncpg.Pool]],

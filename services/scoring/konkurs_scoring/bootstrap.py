@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import asyncpg
 import faust
 from fastapi import Depends, FastAPI, Request
+
 from konkurs_platform.auth import Principal, Role, require
 from konkurs_platform.db import create_pool
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
@@ -17,7 +18,6 @@ from konkurs_platform.service import kafka_check, postgres_check
 from konkurs_platform.settings import Settings
 from konkurs_platform.web import create_app as create_web_app
 from konkurs_platform.worker import create_faust_app, events_topic, react_with_inbox
-
 from konkurs_scoring.consumers import intake_events
 
 SERVICE = "scoring"

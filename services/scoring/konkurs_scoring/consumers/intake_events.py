@@ -12,6 +12,7 @@ from datetime import UTC
 
 import asyncpg
 from google.protobuf.json_format import MessageToDict
+
 from konkurs.intake.v1 import events_pb2
 from konkurs_platform.envelope import Envelope
 
