@@ -254,7 +254,7 @@ def cmd_down(s: Settings, args: argparse.Namespace) -> None:
     pid_file.unlink(missing_ok=True)
     stack.stop_kafka(s)
     stack.stop_postgres(s)
-    print("Kafka and PostgreSQL stopped (data kept in .local/)", file=sys.stderr)
+    print(f"Kafka and PostgreSQL stopped (data kept in {s.home})", file=sys.stderr)
 
 
 def cmd_status(s: Settings, args: argparse.Namespace) -> None:
