@@ -24,9 +24,16 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
+from helpers import read_topic
 
 from konkurs_platform.auth import Role, mint_token
+from konkurs_platform.deadletter import HEADER_CONSUMER, HEADER_REASON
+from konkurs_platform.envelope import HEADER_EVENT_TYPE
 from konkurs_platform.settings import Settings
+from konkurs_scoring.consumers.intake_events import CALL_ANNOUNCED
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 
 pytestmark = pytest.mark.integration
 
@@ -201,6 +208,19 @@ async def test_commands_flow_to_the_agent_and_the_projection_through_sigkills(
         procs["worker"].start()
         procs["projector"].start()
 
+        # A poison record (the right type header, bytes that are no envelope) is parked by
+        # the agent and by the projector, and both go on.
+        poison = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        await poison.start()
+        try:
+            await poison.send_and_wait(
+                settings.events_topic("intake"),
+                b"\x00 not an envelope",
+                key=b"call-poison",
+                headers=[(HEADER_EVENT_TYPE, CALL_ANNOUNCED.encode())],
+            )
+        finally:
+            await poison.stop()
         await wait_until(lambda: _ge(count(scored), 90), 120, "scoring to learn every call")
         await wait_until(
             lambda: _ge(count(projected), 90), 120, "the read model to hold every call"
@@ -236,7 +256,13 @@ async def test_commands_flow_to_the_agent_and_the_projection_through_sigkills(
             "WHERE projection = 'readside' AND topic = $1",
             settings.events_topic("intake"),
         )
-    assert stored >= 90
+    assert stored >= 91
+    parked = await read_topic(settings, settings.deadletter_topic, until=2)
+    assert sorted(dict(r.headers)[HEADER_CONSUMER].decode() for r in parked) == [
+        "projection.readside",
+        "scoring.intake-events",
+    ]
+    assert all(dict(r.headers)[HEADER_REASON].startswith(b"not a konkurs envelope") for r in parked)
 
 
 async def _ge(value: Any, n: int) -> bool:

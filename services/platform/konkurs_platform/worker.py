@@ -20,6 +20,7 @@ from konkurs_platform.deadletter import dead_letter
 from konkurs_platform.envelope import HEADER_EVENT_TYPE, Envelope, EnvelopeError, decode_envelope
 from konkurs_platform.inbox import Inbox
 from konkurs_platform.kafka import make_producer
+from konkurs_platform.logs import bind_correlation_id
 from konkurs_platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,14 +91,9 @@ async def react_with_inbox(
             try:
                 envelope = decode_envelope(event.value)
                 db = await pool()
-                async with db.acquire() as conn, conn.transaction():
-                    if await inbox.claim(conn, envelope.event_id):
-                        await reaction(conn, envelope)
-                    else:
-                        log.info(
-                            "duplicate delivery skipped",
-                            extra={"consumer": consumer, "event_id": str(envelope.event_id)},
-                        )
+                # The reaction's logs (and any events it appends) carry the cause's correlation.
+                with bind_correlation_id(envelope.correlation_id):
+                    await _react_once(db, inbox, reaction, envelope, consumer)
             except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
                 # The database is away: crash and restart from the last committed offset
                 # rather than dead-letter a good event.
@@ -128,3 +124,16 @@ async def react_with_inbox(
     finally:
         if parking is not None:
             await parking.stop()
+
+
+async def _react_once(
+    db: asyncpg.Pool, inbox: Inbox, reaction: Reaction, envelope: Envelope, consumer: str
+) -> None:
+    async with db.acquire() as conn, conn.transaction():
+        if await inbox.claim(conn, envelope.event_id):
+            await reaction(conn, envelope)
+        else:
+            log.info(
+                "duplicate delivery skipped",
+                extra={"consumer": consumer, "event_id": str(envelope.event_id)},
+            )
