@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from konkurs_platform.settings import DEFAULT_PORTS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

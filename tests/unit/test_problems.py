@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import FastAPI, Header, Query
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from konkurs_platform.problems import (
     PROBLEM_MEDIA_TYPE,
     VALIDATION_FAILED,
@@ -21,7 +23,6 @@ from konkurs_platform.problems import (
 )
 from konkurs_platform.settings import Settings
 from konkurs_platform.web import create_app
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CALL_CLOSED = ProblemType("call-closed", 409, "The call is closed", "Its window has ended.")
 

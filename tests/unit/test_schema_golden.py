@@ -28,6 +28,7 @@ from google.protobuf import descriptor_pool, message_factory, text_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from konkurs.envelope.v1 import envelope_pb2
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs.types.v1 import types_pb2

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Request
+
 from konkurs_platform import web
 from konkurs_platform.logs import (
     JsonFormatter,
