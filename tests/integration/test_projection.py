@@ -186,3 +186,28 @@ async def test_events_that_cannot_be_decoded_or_applied_go_to_the_dead_letter_to
     assert reasons[0].startswith("ValueError: this event cannot be applied")
     assert reasons[1].startswith("not a konkurs envelope")
     assert {r.value for r in parked} == {values[1], values[2]}
+
+
+async def test_a_projection_whose_database_fails_restarts_from_its_offsets_and_loses_nothing(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    topic = f"{settings.topic_prefix}.projtest-{uuid.uuid4().hex[:8]}.v1"
+    stack.create_topics(settings, [topic], partitions=2)
+    model = Counting(pool)
+    await model.create()
+    failures = iter(range(3))
+
+    async def flaky(conn: asyncpg.Connection, e: Envelope) -> None:
+        # Three times, the connection "drops" in the middle of a batch.
+        if int(e.payload) % 97 == 13 and next(failures, None) is not None:
+            raise ConnectionResetError("connection to the database lost")
+        await model.apply(conn, e)
+
+    await produce(settings, topic, [envelope(n) for n in range(300)])
+    p = projector(settings, pool, topic, model, f"flaky-{uuid.uuid4().hex[:6]}")
+    p.apply = flaky
+    async with projecting(p):
+        await wait_rows(model, 300)
+        await asyncio.sleep(1.0)
+    assert await model.rows() == (300, 300)
+    assert p.stats.dead_lettered == 0

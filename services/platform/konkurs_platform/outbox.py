@@ -72,9 +72,11 @@ class OutboxRelay:
             try:
                 await self._lead(stop)
                 backoff = 0.2
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:
+                # PostgreSQL away, or anything unexpected: the outbox still holds every row
+                # not yet acknowledged, so starting over is always safe.
                 self.stats.failures += 1
-                log.warning("relay lost PostgreSQL, retrying", extra={"error": repr(exc)})
+                log.warning("relay failed, starting over", extra={"error": repr(exc)})
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 

@@ -130,15 +130,37 @@ class Projector:
             extra={"projection": self.name, "partitions": len(assigned)},
         )
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Project until `stop` is set."""
+    async def run(self, stop: asyncio.Event, *, max_backoff: float = 5.0) -> None:
+        """Project until `stop` is set.
+
+        A failure (the database or the broker away) restarts the consumer after a pause: the
+        new consumer seeks to the stored offsets again, because the old one's position may
+        already be past records whose transaction never committed.
+        """
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+            except Exception as exc:
+                log.warning(
+                    "projection failed, restarting from its stored offsets",
+                    extra={"projection": self.name, "error": repr(exc)},
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, max_backoff)
+            else:
+                backoff = 0.2
+
+    async def _consume(self, stop: asyncio.Event) -> None:
         consumer = make_consumer(self.settings, group_id=self.group_id)
         consumer.subscribe(self.topics, listener=_SeekToStored(self))
         self._consumer = consumer
         self._producer = make_producer(self.settings)
-        await self._producer.start()
-        await consumer.start()
+        self._positions.clear()
         try:
+            await self._producer.start()
+            await consumer.start()
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 for tp, records in batches.items():
@@ -198,12 +220,17 @@ class Projector:
             if not isolate:
                 try:
                     await self.apply(conn, envelope)
+                except _UNAVAILABLE:
+                    raise
                 except Exception as exc:
                     raise _ApplyFailed from exc
             else:
                 try:
                     async with conn.transaction():
                         await self.apply(conn, envelope)
+                except _UNAVAILABLE:
+                    # The database is away, the event is fine: fail the batch, keep the event.
+                    raise
                 except Exception as exc:
                     await self._dead_letter(rec, f"{type(exc).__name__}: {exc}")
                     continue
@@ -227,6 +254,10 @@ class Projector:
             headers=rec.headers,
             reason=reason,
         )
+
+
+# Failures of the database itself, not of the event: never a reason to dead-letter it.
+_UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
 
 
 class _ApplyFailed(Exception):

@@ -7,6 +7,7 @@ commits offsets after processing); the inbox turns that into exactly one effect.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
@@ -90,14 +91,9 @@ async def react_with_inbox(
                 continue
             try:
                 envelope = decode_envelope(event.value)
-                db = await pool()
                 # The reaction's logs (and any events it appends) carry the cause's correlation.
                 with bind_correlation_id(envelope.correlation_id):
-                    await _react_once(db, inbox, reaction, envelope, consumer)
-            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
-                # The database is away: crash and restart from the last committed offset
-                # rather than dead-letter a good event.
-                raise
+                    await _react_once_retrying(pool, inbox, reaction, envelope, consumer)
             except Exception as exc:
                 reason = (
                     str(exc) if isinstance(exc, EnvelopeError) else f"{type(exc).__name__}: {exc}"
@@ -124,6 +120,29 @@ async def react_with_inbox(
     finally:
         if parking is not None:
             await parking.stop()
+
+
+async def _react_once_retrying(
+    pool: Callable[[], Awaitable[asyncpg.Pool]],
+    inbox: Inbox,
+    reaction: Reaction,
+    envelope: Envelope,
+    consumer: str,
+    max_backoff: float = 5.0,
+) -> None:
+    """React, retrying while the database is unreachable: a good event waits for the
+    database rather than going to the dead-letter topic. Offsets do not move meanwhile."""
+    backoff = 0.2
+    while True:
+        try:
+            await _react_once(await pool(), inbox, reaction, envelope, consumer)
+            return
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+            log.warning(
+                "database unreachable, retrying", extra={"consumer": consumer, "error": repr(exc)}
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)
 
 
 async def _react_once(
