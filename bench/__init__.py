@@ -1,0 +1,1 @@
+"""`make bench`: konkurs measured beside the raw baselines it is built from."""
