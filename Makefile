@@ -18,6 +18,7 @@ help:
 	@echo "make test   run the whole test suite (starts what it needs)"
 	@echo "make lint   ruff, mypy --strict, buf lint and buf breaking"
 	@echo "make proto  generate the protobuf code into $(GEN)"
+	@echo "make bench  measure throughput and freshness beside raw baselines"
 
 venv: $(STAMP)
 
@@ -65,6 +66,13 @@ status: $(STAMP)
 
 logs:
 	tail -F .local/logs/*.log
+
+bench: proto $(VENV)/.bench-installed
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 clean: stop
 	rm -rf .local build
