@@ -9,11 +9,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from konkurs.intake.v1 import call_pb2, events_pb2
-from konkurs.types.v1 import types_pb2
-from konkurs_platform.envelope import Envelope
-from konkurs_platform.eventstore import NewEvent
 
+from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
+from konkurs.types.v1 import types_pb2
+from konkurs_intake.domain.applications import (
+    ApplicationAmended,
+    ApplicationContent,
+    ApplicationEvent,
+    ApplicationSubmitted,
+    ApplicationWithdrawn,
+    Cluster,
+    CoFinancing,
+    ContactPerson,
+    Document,
+    DocumentAttached,
+    Money,
+    Organisation,
+    Participant,
+    ParticipantKind,
+    SupportRequest,
+)
 from konkurs_intake.domain.calls import (
     CallAmended,
     CallAnnounced,
@@ -28,6 +43,8 @@ from konkurs_intake.domain.calls import (
     Methodology,
 )
 from konkurs_intake.domain.regions import RegionSet
+from konkurs_platform.envelope import Envelope
+from konkurs_platform.eventstore import NewEvent
 
 _KINDS = {
     CriterionKind.AUTOMATIC: call_pb2.CRITERION_KIND_AUTOMATIC,
@@ -90,6 +107,8 @@ def call_to_pb(d: CallDefinition) -> call_pb2.CallDefinition:
                 for c in d.methodology.criteria
             ],
             overall_threshold_percent=d.methodology.overall_threshold,
+            experts_per_application=d.methodology.experts_per_application,
+            divergence_threshold=d.methodology.divergence_threshold,
         ),
     )
 
@@ -131,6 +150,8 @@ def call_from_pb(m: call_pb2.CallDefinition) -> CallDefinition:
                 for c in m.methodology.criteria
             ),
             overall_threshold=m.methodology.overall_threshold_percent,
+            experts_per_application=m.methodology.experts_per_application,
+            divergence_threshold=m.methodology.divergence_threshold,
         ),
     )
 
@@ -149,8 +170,10 @@ class CallCodec:
 
     def encode(self, event: CallEvent) -> NewEvent:
         match event:
-            case CallAnnounced(call_id, definition):
-                msg = events_pb2.CallAnnounced(call_id=call_id, call=call_to_pb(definition))
+            case CallAnnounced(call_id, definition, illustrative):
+                msg = events_pb2.CallAnnounced(
+                    call_id=call_id, call=call_to_pb(definition), illustrative=illustrative
+                )
                 return NewEvent(CALL_ANNOUNCED, msg.SerializeToString(deterministic=True))
             case CallAmended(call_id, definition):
                 msg2 = events_pb2.CallAmended(call_id=call_id, call=call_to_pb(definition))
@@ -165,7 +188,7 @@ class CallCodec:
     def decode(self, envelope: Envelope) -> CallEvent:
         if envelope.event_type == CALL_ANNOUNCED:
             a = events_pb2.CallAnnounced.FromString(envelope.payload)
-            return CallAnnounced(a.call_id, call_from_pb(a.call))
+            return CallAnnounced(a.call_id, call_from_pb(a.call), a.illustrative)
         if envelope.event_type == CALL_AMENDED:
             b = events_pb2.CallAmended.FromString(envelope.payload)
             return CallAmended(b.call_id, call_from_pb(b.call))
@@ -174,3 +197,179 @@ class CallCodec:
             reasons = {v: k for k, v in _CLOSE.items()}
             return CallClosed(c.call_id, _dt(c.closed_at), reasons[c.reason])
         raise ValueError(f"not a call event type: {envelope.event_type}")
+
+
+# Applications -------------------------------------------------------------------------------
+
+PARTICIPANT_KINDS = {
+    ParticipantKind.LARGE_ENTERPRISE: application_pb2.PARTICIPANT_KIND_LARGE_ENTERPRISE,
+    ParticipantKind.SME: application_pb2.PARTICIPANT_KIND_SME,
+    ParticipantKind.UNIVERSITY: application_pb2.PARTICIPANT_KIND_UNIVERSITY,
+    ParticipantKind.RESEARCH_ORGANISATION: application_pb2.PARTICIPANT_KIND_RESEARCH_ORGANISATION,
+    ParticipantKind.PUBLIC_BODY: application_pb2.PARTICIPANT_KIND_PUBLIC_BODY,
+    ParticipantKind.OTHER: application_pb2.PARTICIPANT_KIND_OTHER,
+}
+_KIND_OF_PB = {v: k for k, v in PARTICIPANT_KINDS.items()}
+
+
+def _money(m: Money) -> types_pb2.Money:
+    return types_pb2.Money(currency=m.currency, minor_units=m.minor_units)
+
+
+def _unmoney(m: types_pb2.Money) -> Money:
+    return Money(m.currency, m.minor_units)
+
+
+def document_to_pb(d: Document) -> application_pb2.Document:
+    return application_pb2.Document(
+        kind=d.kind,
+        filename=d.filename,
+        media_type=d.media_type,
+        size_bytes=d.size_bytes,
+        sha256=d.sha256,
+    )
+
+
+def document_from_pb(d: application_pb2.Document) -> Document:
+    return Document(d.kind, d.filename, d.media_type, d.size_bytes, d.sha256)
+
+
+def content_to_pb(c: ApplicationContent) -> application_pb2.ApplicationContent:
+    return application_pb2.ApplicationContent(
+        cluster=application_pb2.Cluster(
+            name=c.cluster.name,
+            description=c.cluster.description,
+            region_code=c.cluster.region_code,
+            specialisation_oked_codes=list(c.cluster.specialisation),
+        ),
+        coordinator=application_pb2.Organisation(bin=c.coordinator.bin, name=c.coordinator.name),
+        participants=[
+            application_pb2.Participant(
+                bin=p.bin,
+                name=p.name,
+                kind=PARTICIPANT_KINDS[p.kind],
+                employees=p.employees,
+                annual_revenue=_money(p.annual_revenue),
+                export_share_percent=p.export_share_percent,
+            )
+            for p in c.participants
+        ],
+        strategy_summary=c.strategy_summary,
+        requested_support=[
+            application_pb2.SupportRequest(
+                kind=s.kind, description=s.description, amount=_money(s.amount)
+            )
+            for s in c.requested_support
+        ],
+        co_financing=application_pb2.CoFinancing(
+            amount=_money(c.co_financing.amount), share_percent=c.co_financing.share_percent
+        ),
+        contact=application_pb2.ContactPerson(
+            name=c.contact.name, phone=c.contact.phone, email=c.contact.email
+        ),
+        documents=[document_to_pb(d) for d in c.documents],
+    )
+
+
+def content_from_pb(m: application_pb2.ApplicationContent) -> ApplicationContent:
+    """The domain content of a recorded event (never of a request: requests are validated
+    by the API's models first)."""
+    return ApplicationContent(
+        cluster=Cluster(
+            m.cluster.name,
+            m.cluster.description,
+            m.cluster.region_code,
+            tuple(m.cluster.specialisation_oked_codes),
+        ),
+        coordinator=Organisation(m.coordinator.bin, m.coordinator.name),
+        participants=tuple(
+            Participant(
+                p.bin,
+                p.name,
+                _KIND_OF_PB[p.kind],
+                p.employees,
+                _unmoney(p.annual_revenue),
+                p.export_share_percent,
+            )
+            for p in m.participants
+        ),
+        strategy_summary=m.strategy_summary,
+        requested_support=tuple(
+            SupportRequest(s.kind, s.description, _unmoney(s.amount)) for s in m.requested_support
+        ),
+        co_financing=CoFinancing(_unmoney(m.co_financing.amount), m.co_financing.share_percent),
+        contact=ContactPerson(m.contact.name, m.contact.phone, m.contact.email),
+        documents=tuple(document_from_pb(d) for d in m.documents),
+    )
+
+
+APPLICATION_SUBMITTED = _type(events_pb2.ApplicationSubmitted)
+APPLICATION_AMENDED = _type(events_pb2.ApplicationAmended)
+APPLICATION_WITHDRAWN = _type(events_pb2.ApplicationWithdrawn)
+DOCUMENT_ATTACHED = _type(events_pb2.DocumentAttached)
+
+
+def _new(event_type: str, msg: object) -> NewEvent:
+    return NewEvent(event_type, msg.SerializeToString(deterministic=True))  # type: ignore[attr-defined]
+
+
+class ApplicationCodec:
+    """`EventCodec` for the application aggregate."""
+
+    def encode(self, event: ApplicationEvent) -> NewEvent:
+        match event:
+            case ApplicationSubmitted(application_id, call_id, number, content, illustrative):
+                return _new(
+                    APPLICATION_SUBMITTED,
+                    events_pb2.ApplicationSubmitted(
+                        application_id=application_id,
+                        call_id=call_id,
+                        registration_number=number,
+                        content=content_to_pb(content),
+                        illustrative=illustrative,
+                    ),
+                )
+            case ApplicationAmended(application_id, revision, content):
+                return _new(
+                    APPLICATION_AMENDED,
+                    events_pb2.ApplicationAmended(
+                        application_id=application_id,
+                        revision=revision,
+                        content=content_to_pb(content),
+                    ),
+                )
+            case ApplicationWithdrawn(application_id, reason):
+                return _new(
+                    APPLICATION_WITHDRAWN,
+                    events_pb2.ApplicationWithdrawn(application_id=application_id, reason=reason),
+                )
+            case DocumentAttached(application_id, document):
+                return _new(
+                    DOCUMENT_ATTACHED,
+                    events_pb2.DocumentAttached(
+                        application_id=application_id, document=document_to_pb(document)
+                    ),
+                )
+        raise TypeError(f"not an application event: {event!r}")
+
+    def decode(self, envelope: Envelope) -> ApplicationEvent:
+        t, payload = envelope.event_type, envelope.payload
+        if t == APPLICATION_SUBMITTED:
+            a = events_pb2.ApplicationSubmitted.FromString(payload)
+            return ApplicationSubmitted(
+                a.application_id,
+                a.call_id,
+                a.registration_number,
+                content_from_pb(a.content),
+                a.illustrative,
+            )
+        if t == APPLICATION_AMENDED:
+            b = events_pb2.ApplicationAmended.FromString(payload)
+            return ApplicationAmended(b.application_id, b.revision, content_from_pb(b.content))
+        if t == APPLICATION_WITHDRAWN:
+            c = events_pb2.ApplicationWithdrawn.FromString(payload)
+            return ApplicationWithdrawn(c.application_id, c.reason)
+        if t == DOCUMENT_ATTACHED:
+            d = events_pb2.DocumentAttached.FromString(payload)
+            return DocumentAttached(d.application_id, document_from_pb(d.document))
+        raise ValueError(f"not an application event type: {t}")

@@ -7,12 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
-from konkurs_platform.auth import Principal, Role, authenticated, require
-from konkurs_platform.domain import DomainError
-from konkurs_platform.eventstore import ConcurrencyError
-from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
-from konkurs_platform.service import command_metadata, command_problem, idempotent
-from konkurs_platform.web import etag_for, parse_if_match
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from konkurs_intake.api.deps import Intake, intake
@@ -31,6 +25,12 @@ from konkurs_intake.domain.calls import (
     NoCall,
 )
 from konkurs_intake.domain.regions import RegionSet
+from konkurs_platform.auth import Principal, Role, authenticated, require
+from konkurs_platform.domain import DomainError
+from konkurs_platform.eventstore import ConcurrencyError
+from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
+from konkurs_platform.service import command_metadata, command_problem, idempotent
+from konkurs_platform.web import etag_for, parse_if_match
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -79,6 +79,10 @@ class MethodologyBody(BaseModel):
     criteria: list[CriterionBody] = Field(min_length=1, max_length=50)
     overall_threshold: int = Field(
         ge=0, le=100, description="Minimum weighted score, each criterion normalised to 0-100."
+    )
+    experts_per_application: int = Field(3, ge=1, le=50)
+    divergence_threshold: int = Field(
+        2, ge=0, le=1000, description="Largest expert spread on a criterion without consensus."
     )
 
 
@@ -143,6 +147,8 @@ class CallBody(BaseModel):
                     for c in self.methodology.criteria
                 ),
                 overall_threshold=self.methodology.overall_threshold,
+                experts_per_application=self.methodology.experts_per_application,
+                divergence_threshold=self.methodology.divergence_threshold,
             ),
         )
 
@@ -196,6 +202,8 @@ def _view(state: CallState, version: int, now: datetime) -> CallView:
                 for c in d.methodology.criteria
             ],
             overall_threshold=d.methodology.overall_threshold,
+            experts_per_application=d.methodology.experts_per_application,
+            divergence_threshold=d.methodology.divergence_threshold,
         ),
     )
     if isinstance(state, ClosedCall):
@@ -248,7 +256,9 @@ async def announce_call(
             raise command_problem(exc) from exc
         return _json(_view(outcome.state, outcome.version, now), 201)
 
-    return await idempotent(request, principal, svc.pool, svc.idempotency, run)
+    response = await idempotent(request, principal, svc.pool, svc.idempotency, run)
+    svc.closer.wake()
+    return response
 
 
 @router.put(
@@ -275,6 +285,7 @@ async def amend_call(
             )
         except (DomainError, ConcurrencyError) as exc:
             raise command_problem(exc, expected) from exc
+    svc.closer.wake()
     return _json(_view(outcome.state, outcome.version, now))
 
 
@@ -312,7 +323,7 @@ async def list_calls(
 ) -> list[CallSummary]:
     async with svc.pool.acquire() as conn:
         rows = await conn.fetch(
-            f"SELECT call_id, version, opens_at, closes_at, closed FROM {svc.store.schema}.calls_index "
-            "ORDER BY opens_at DESC, call_id"
+            "SELECT call_id, version, opens_at, closes_at, closed "
+            f"FROM {svc.store.schema}.calls_index ORDER BY opens_at DESC, call_id"
         )
     return [CallSummary(**dict(r)) for r in rows]

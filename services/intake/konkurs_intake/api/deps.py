@@ -8,10 +8,12 @@ from datetime import datetime
 
 import asyncpg
 from fastapi import Request
+
+from konkurs_intake.app.applications import Applications
+from konkurs_intake.app.calls import Calls
+from konkurs_intake.app.scheduler import CallCloser
 from konkurs_platform.eventstore import EventStore
 from konkurs_platform.idempotency import IdempotencyStore
-
-from konkurs_intake.app.calls import Calls
 
 
 @dataclass
@@ -19,6 +21,8 @@ class Intake:
     pool: asyncpg.Pool
     store: EventStore
     calls: Calls
+    applications: Applications
+    closer: CallCloser
     idempotency: IdempotencyStore
     clock: Callable[[], datetime]
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-from konkurs_platform.eventstore import EventStore, Metadata
-from konkurs_platform.handler import CommandHandler, Loaded, Outcome
-
 from konkurs_intake.adapters.codec import CallCodec
+from konkurs_intake.app.historical import handler_for
 from konkurs_intake.domain.calls import (
     AmendCall,
-    AnnouncedCall,
     AnnounceCall,
+    AnnouncedCall,
     CallCommand,
     CallEvent,
     CallState,
@@ -20,6 +17,9 @@ from konkurs_intake.domain.calls import (
     ClosedCall,
     call_decider,
 )
+from konkurs_platform.db import Connection
+from konkurs_platform.eventstore import EventStore, Metadata
+from konkurs_platform.handler import CommandHandler, Loaded, Outcome
 
 
 def call_stream(call_id: str) -> str:
@@ -37,18 +37,19 @@ class Calls:
             self.store, call_decider, CallCodec()
         )
 
-    async def load(self, call_id: str, conn: asyncpg.Connection | None = None) -> Loaded[CallState]:
+    async def load(self, call_id: str, conn: Connection | None = None) -> Loaded[CallState]:
         return await self.handler.load(call_stream(call_id), conn=conn)
 
     async def handle_announce_call(
-        self, cmd: AnnounceCall, meta: Metadata, conn: asyncpg.Connection
+        self, cmd: AnnounceCall, meta: Metadata, conn: Connection
     ) -> Outcome[CallState]:
-        outcome = await self.handler.execute(call_stream(cmd.call_id), cmd, meta, conn=conn)
+        handler = handler_for(self.handler, meta, cmd.now)
+        outcome = await handler.execute(call_stream(cmd.call_id), cmd, meta, conn=conn)
         await _index(conn, self.store.schema, cmd.call_id, outcome)
         return outcome
 
     async def handle_amend_call(
-        self, cmd: AmendCall, meta: Metadata, conn: asyncpg.Connection, expected_version: int | None
+        self, cmd: AmendCall, meta: Metadata, conn: Connection, expected_version: int | None
     ) -> Outcome[CallState]:
         outcome = await self.handler.execute(
             call_stream(cmd.call_id), cmd, meta, conn=conn, expected_version=expected_version
@@ -57,16 +58,15 @@ class Calls:
         return outcome
 
     async def handle_close_call(
-        self, cmd: CloseCall, meta: Metadata, conn: asyncpg.Connection
+        self, cmd: CloseCall, meta: Metadata, conn: Connection
     ) -> Outcome[CallState]:
-        outcome = await self.handler.execute(call_stream(cmd.call_id), cmd, meta, conn=conn)
+        handler = handler_for(self.handler, meta, cmd.now)
+        outcome = await handler.execute(call_stream(cmd.call_id), cmd, meta, conn=conn)
         await _index(conn, self.store.schema, cmd.call_id, outcome)
         return outcome
 
 
-async def _index(
-    conn: asyncpg.Connection, schema: str, call_id: str, outcome: Outcome[CallState]
-) -> None:
+async def _index(conn: Connection, schema: str, call_id: str, outcome: Outcome[CallState]) -> None:
     """Keep `calls_index` (the list of calls and the closing scheduler's agenda) in step with
     the stream, in the same transaction as the append."""
     state = outcome.state

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from konkurs_platform.domain import Decider, DomainError, FieldIssue
-
 from konkurs_intake.domain.regions import RegionSet, region_codes
+from konkurs_platform.domain import Decider, DomainError, FieldIssue
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,10 @@ class Methodology:
 
     criteria: tuple[Criterion, ...]
     overall_threshold: int
+    # Independent experts per application, and the largest spread of their scores on one
+    # criterion (in scale points) accepted without a consensus report.
+    experts_per_application: int = 3
+    divergence_threshold: int = 2
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class AnnounceCall:
     call_id: str
     definition: CallDefinition
     now: datetime
+    # Demo data whose content is partly invented (the 2017 methodology).
+    illustrative: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ CallCommand = AnnounceCall | AmendCall | CloseCall
 class CallAnnounced:
     call_id: str
     definition: CallDefinition
+    illustrative: bool = False
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,10 @@ def _check_methodology(m: Methodology) -> list[FieldIssue]:
         )
     if not 0 <= m.overall_threshold <= 100:
         issues.append(FieldIssue("/methodology/overall_threshold", "must be between 0 and 100"))
+    if m.experts_per_application < 1:
+        issues.append(FieldIssue("/methodology/experts_per_application", "must be at least 1"))
+    if m.divergence_threshold < 0:
+        issues.append(FieldIssue("/methodology/divergence_threshold", "cannot be negative"))
     return issues
 
 
@@ -233,14 +243,14 @@ def _invalid(issues: list[FieldIssue]) -> DomainError:
 def decide(command: CallCommand, state: CallState) -> Sequence[CallEvent]:
     """What the call answers to `command` in `state`."""
     match command:
-        case AnnounceCall(call_id, definition, now):
+        case AnnounceCall(call_id, definition, now, illustrative):
             if not isinstance(state, NoCall):
                 raise DomainError(
                     "call_exists", f"Call {call_id} has already been announced.", status=409
                 )
             if issues := check_definition(definition, now):
                 raise _invalid(issues)
-            return [CallAnnounced(call_id, definition)]
+            return [CallAnnounced(call_id, definition, illustrative)]
         case AmendCall(call_id, definition, now):
             if isinstance(state, NoCall):
                 raise DomainError("call_not_found", f"There is no call {call_id}.", status=404)
@@ -266,7 +276,9 @@ def decide(command: CallCommand, state: CallState) -> Sequence[CallEvent]:
                     f"Call {call_id} closes at {state.definition.closes_at}.",
                     status=409,
                 )
-            return [CallClosed(call_id, now, reason)]
+            # A scheduled close happens at closes_at, however late the clock notices it.
+            closed_at = state.definition.closes_at if reason is CloseReason.SCHEDULED else now
+            return [CallClosed(call_id, closed_at, reason)]
     raise TypeError(f"not a call command: {command!r}")
 
 

@@ -1,0 +1,601 @@
+"""HTTP: submit, amend, withdraw and read applications; file and fetch their documents;
+bulk intake and the historical import."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from konkurs_intake.api import batch
+from konkurs_intake.api.bodies import (
+    MALFORMED_PROTOBUF,
+    MEDIA_TYPES,
+    ApplicationBody,
+    content_json,
+    document_json,
+    parse_application,
+    parse_json_model,
+)
+from konkurs_intake.api.deps import Intake, intake
+from konkurs_intake.api.errors import (
+    APPLICATION_NOT_FOUND,
+    DOMAIN_PROBLEMS,
+    INVALID_APPLICATION,
+    PRECONDITION_REQUIRED,
+    problem_of,
+)
+from konkurs_intake.app.applications import Submission
+from konkurs_intake.domain.applications import (
+    Application,
+    ApplicationAmended,
+    ApplicationState,
+    ApplicationSubmitted,
+    Document,
+    DocumentAttached,
+)
+from konkurs_platform.auth import Principal, Role, forbidden, require
+from konkurs_platform.db import Connection
+from konkurs_platform.domain import DomainError
+from konkurs_platform.eventstore import ConcurrencyError
+from konkurs_platform.problems import (
+    NOT_FOUND,
+    VALIDATION_FAILED,
+    FieldError,
+    Problem,
+    problem_responses,
+)
+from konkurs_platform.service import command_metadata, idempotent
+from konkurs_platform.settings import Settings
+from konkurs_platform.web import etag_for, parse_if_match, require_content_type
+
+SUBMITTERS = (Role.APPLICANT, Role.REGIONAL_OPERATOR)
+READERS = (Role.APPLICANT, Role.REGIONAL_OPERATOR, Role.OPERATOR, Role.ADMIN, Role.AUDITOR)
+IMPORTERS = (Role.OPERATOR,)
+
+# Documents: what may be filed, and how large one may be.
+DOCUMENT_MEDIA_TYPES = (
+    "application/pdf",
+    "image/jpeg",
+    "image/png",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+MAX_DOCUMENT_BYTES = 20 << 20
+
+_BODY_PROBLEMS = (400, 413, 415, 422, MALFORMED_PROTOBUF, INVALID_APPLICATION)
+
+
+# Views ------------------------------------------------------------------------------------
+
+
+class SubmittedView(BaseModel):
+    """The answer to a submission."""
+
+    application_id: uuid.UUID
+    call_id: str
+    registration_number: str = Field(
+        description="Unique within the call; a gapless series per region: "
+        "<region>-<year the call opens>-<number>, e.g. KZ-75-2017-0004.",
+        examples=["KZ-75-2017-0004"],
+    )
+    status: Literal["submitted", "withdrawn"]
+    revision: int
+    version: int = Field(description="The stream version; also the ETag.")
+
+
+class DocumentView(BaseModel):
+    kind: str
+    filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+
+
+class ApplicationView(SubmittedView):
+    """An application as it stands (or stood, for a revision or `as_of`)."""
+
+    illustrative: bool
+    imported: bool = Field(description="Recorded through the historical-import path.")
+    submitted_at: datetime
+    updated_at: datetime
+    withdrawal_reason: str | None = None
+    content: ApplicationBody
+    documents: list[DocumentView] = Field(
+        description="Every document on file: the revision's and those attached since."
+    )
+
+
+def _summary(state: Application, version: int) -> dict[str, Any]:
+    return {
+        "application_id": state.application_id,
+        "call_id": state.call_id,
+        "registration_number": state.registration_number,
+        "status": state.status.value,
+        "revision": state.revision,
+        "version": version,
+    }
+
+
+def _answer(state: ApplicationState, version: int, status: int = 200) -> JSONResponse:
+    assert isinstance(state, Application)
+    return JSONResponse(
+        _summary(state, version),
+        status_code=status,
+        headers={
+            "ETag": etag_for(version),
+            "Location": f"/v1/applications/{state.application_id}",
+        },
+    )
+
+
+# Scope ------------------------------------------------------------------------------------
+
+
+def _check_scope(request: Request, principal: Principal, region: str, coordinator: str) -> None:
+    """An applicant acts for its own organisation, a regional operator for its region."""
+    if principal.role is Role.APPLICANT and principal.organisation != coordinator:
+        raise forbidden(
+            request, principal, "an applicant acts only for its own organisation (coordinator BIN)"
+        )
+    if principal.role is Role.REGIONAL_OPERATOR and principal.region != region:
+        raise forbidden(
+            request, principal, f"a regional operator acts only for its region {principal.region}"
+        )
+
+
+async def _read_body(request: Request) -> ApplicationBody:
+    media_type = require_content_type(request, MEDIA_TYPES)
+    return parse_application(await request.body(), media_type)
+
+
+def _content_body() -> dict[str, Any]:
+    """OpenAPI: the routes that read the body themselves take JSON or protobuf."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ApplicationBody"}},
+                "application/x-protobuf": {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "konkurs.intake.v1.ApplicationContent",
+                    }
+                },
+            },
+        }
+    }
+
+
+class ImportBody(BaseModel):
+    """An application received on paper or by an earlier system."""
+
+    model_config = ConfigDict(extra="forbid")
+    application_id: uuid.UUID | None = Field(
+        None, description="Keep the earlier system's id; a new one is made when absent."
+    )
+    received_at: AwareDatetime = Field(
+        description="When the application was received: the events occur then."
+    )
+    illustrative: bool = Field(False, description="Demo data, invented from public figures.")
+    application: ApplicationBody
+
+
+class WithdrawBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def create_router(settings: Settings) -> APIRouter:
+    """The application routes; the bulk route takes `settings.max_batch_body_bytes`."""
+    router = APIRouter(prefix="/v1", tags=["applications"])
+
+    @router.post(
+        "/calls/{call_id}/applications",
+        status_code=201,
+        response_model=SubmittedView,
+        responses=problem_responses(401, 403, 404, 409, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS),
+        openapi_extra=_content_body(),
+        summary="Submit an application",
+    )
+    async def submit_application(
+        call_id: str,
+        request: Request,
+        principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
+        svc: Annotated[Intake, Depends(intake)],
+    ) -> Response:
+        """Submit a cluster's application to an open call: JSON or
+        `application/x-protobuf` (`konkurs.intake.v1.ApplicationContent`). An applicant
+        submits for its own organisation (the coordinator's BIN), a regional operator for
+        its region. Send `Idempotency-Key` to make a retry safe."""
+        body = await _read_body(request)
+        content = body.domain()
+        _check_scope(request, principal, content.cluster.region_code, content.coordinator.bin)
+        now = svc.clock()
+        application_id = str(uuid.uuid4())
+
+        async def run(conn: Connection) -> Response:
+            try:
+                outcome = await svc.applications.handle_submit_application(
+                    Submission(application_id, call_id, content),
+                    now,
+                    command_metadata(principal),
+                    conn,
+                )
+            except (DomainError, ConcurrencyError) as exc:
+                raise problem_of(exc) from exc
+            return _answer(outcome.state, outcome.version, 201)
+
+        return await idempotent(request, principal, svc.pool, svc.idempotency, run)
+
+    @router.post(
+        "/calls/{call_id}/applications:import",
+        status_code=201,
+        response_model=SubmittedView,
+        responses=problem_responses(401, 403, 404, 409, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS),
+        summary="Import a historical application (operators)",
+    )
+    async def import_application(
+        call_id: str,
+        request: Request,
+        principal: Annotated[Principal, Depends(require(*IMPORTERS))],
+        svc: Annotated[Intake, Depends(intake)],
+    ) -> Response:
+        """Record an application received on paper or by an earlier system. Its events occur
+        at `received_at`, which must lie within the call's window, and are marked as
+        imported; a live submission always occurs at the server's clock."""
+        require_content_type(request, ("application/json",))
+        body = parse_json_model(ImportBody, await request.body())
+        now = svc.clock()
+        if body.received_at > now:
+            raise Problem(
+                VALIDATION_FAILED,
+                "An import records the past.",
+                errors=[FieldError("/received_at", "lies in the future")],
+            )
+        application_id = str(body.application_id or uuid.uuid4())
+
+        async def run(conn: Connection) -> Response:
+            try:
+                outcome = await svc.applications.handle_submit_application(
+                    Submission(
+                        application_id, call_id, body.application.domain(), body.illustrative
+                    ),
+                    body.received_at,
+                    command_metadata(principal, imported=True),
+                    conn,
+                )
+            except (DomainError, ConcurrencyError) as exc:
+                raise problem_of(exc) from exc
+            return _answer(outcome.state, outcome.version, 201)
+
+        return await idempotent(request, principal, svc.pool, svc.idempotency, run)
+
+    @router.post(
+        "/calls/{call_id}/applications:batch",
+        response_model=None,
+        max_body_size=settings.max_batch_body_bytes,
+        responses={
+            200: {
+                "description": "One JSON line per input line or message, in input order: "
+                '`{"line": 3, "status": 201, "application_id": ..., "registration_number": '
+                '...}` or `{"line": 4, "status": 422, "problem": {...}}`.',
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            },
+            **problem_responses(401, 403, 413, 415),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-ndjson": {
+                        "schema": {"type": "string", "description": "One ApplicationBody a line"}
+                    },
+                    "application/x-protobuf-delimited": {
+                        "schema": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "ApplicationContent messages, each preceded by its "
+                            "length as a varint",
+                        }
+                    },
+                },
+            }
+        },
+        summary="Submit many applications (regional operators, migrations)",
+    )
+    async def submit_batch(
+        call_id: str,
+        request: Request,
+        principal: Annotated[Principal, Depends(require(Role.REGIONAL_OPERATOR, Role.OPERATOR))],
+        svc: Annotated[Intake, Depends(intake)],
+    ) -> Response:
+        """Thousands of applications in one request, read as a stream: JSON lines
+        (`application/x-ndjson`) or length-delimited protobuf. Each line is submitted on its
+        own: valid lines are accepted even when others fail, and the answer has one result
+        per line. With `Idempotency-Key`, a retried batch replays each line's first result
+        instead of submitting it again."""
+        media_type = require_content_type(request, batch.MEDIA_TYPES)
+        results = await batch.submit_all(
+            request, principal, svc, call_id, media_type, settings.max_body_bytes, _check_scope
+        )
+        return Response(results, media_type="application/x-ndjson")
+
+    @router.get(
+        "/applications/{application_id}",
+        response_model=ApplicationView,
+        responses=problem_responses(400, 401, 403, 404, APPLICATION_NOT_FOUND),
+        summary="An application, as it stands or stood",
+    )
+    async def get_application(
+        application_id: uuid.UUID,
+        request: Request,
+        principal: Annotated[Principal, Depends(require(*READERS))],
+        svc: Annotated[Intake, Depends(intake)],
+        as_of: Annotated[
+            AwareDatetime | None,
+            Query(description="Show the application exactly as it stood at this instant."),
+        ] = None,
+    ) -> Response:
+        """Read from the event store: strongly consistent with every acknowledged write."""
+        return await _read(request, principal, svc, str(application_id), as_of=as_of)
+
+    @router.get(
+        "/applications/{application_id}/revisions/{revision}",
+        response_model=ApplicationView,
+        responses=problem_responses(401, 403, 404, APPLICATION_NOT_FOUND),
+        summary="One revision of an application",
+    )
+    async def get_revision(
+        application_id: uuid.UUID,
+        revision: Annotated[int, Field(ge=1)],
+        request: Request,
+        principal: Annotated[Principal, Depends(require(*READERS))],
+        svc: Annotated[Intake, Depends(intake)],
+    ) -> Response:
+        """Revision 1 is the submission, 2 the first amendment, and so on."""
+        return await _read(request, principal, svc, str(application_id), revision=revision)
+
+    @router.put(
+        "/applications/{application_id}",
+        response_model=SubmittedView,
+        responses=problem_responses(
+            401, 403, 404, 409, 412, PRECONDITION_REQUIRED, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS
+        ),
+        openapi_extra=_content_body(),
+        summary="Amend an application until the call closes",
+    )
+    async def amend_application(
+        application_id: uuid.UUID,
+        request: Request,
+        principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
+        svc: Annotated[Intake, Depends(intake)],
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """Replace the content (documents included) with a new revision. `If-Match` with the
+        ETag you read is required: 412 if the application changed since."""
+        expected = _required_if_match(if_match)
+        body = await _read_body(request)
+        await _authorise(request, principal, svc, str(application_id))
+        now = svc.clock()
+        async with svc.pool.acquire() as conn, conn.transaction():
+            try:
+                outcome = await svc.applications.handle_amend_application(
+                    str(application_id),
+                    body.domain(),
+                    now,
+                    command_metadata(principal),
+                    conn,
+                    expected,
+                )
+            except (DomainError, ConcurrencyError) as exc:
+                raise problem_of(exc, expected) from exc
+        return _answer(outcome.state, outcome.version)
+
+    @router.post(
+        "/applications/{application_id}/withdrawal",
+        response_model=SubmittedView,
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, *DOMAIN_PROBLEMS),
+        summary="Withdraw an application until the call closes",
+    )
+    async def withdraw_application(
+        application_id: uuid.UUID,
+        body: WithdrawBody,
+        request: Request,
+        principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
+        svc: Annotated[Intake, Depends(intake)],
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """The application is not screened or scored any further. Withdrawing twice changes
+        nothing."""
+        expected = parse_if_match(if_match)
+        await _authorise(request, principal, svc, str(application_id))
+        now = svc.clock()
+        async with svc.pool.acquire() as conn, conn.transaction():
+            try:
+                outcome = await svc.applications.handle_withdraw_application(
+                    str(application_id),
+                    body.reason,
+                    now,
+                    command_metadata(principal),
+                    conn,
+                    expected,
+                )
+            except (DomainError, ConcurrencyError) as exc:
+                raise problem_of(exc, expected) from exc
+        return _answer(outcome.state, outcome.version)
+
+    @router.post(
+        "/applications/{application_id}/documents",
+        status_code=201,
+        response_model=DocumentView,
+        max_body_size=MAX_DOCUMENT_BYTES,
+        responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, *DOMAIN_PROBLEMS),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    t: {"schema": {"type": "string", "format": "binary"}}
+                    for t in DOCUMENT_MEDIA_TYPES
+                },
+            }
+        },
+        summary="File a document with an application",
+    )
+    async def attach_document(
+        application_id: uuid.UUID,
+        request: Request,
+        principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
+        svc: Annotated[Intake, Depends(intake)],
+        kind: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["charter"])],
+        filename: Annotated[str, Query(min_length=1, max_length=255)],
+    ) -> Response:
+        """The body is the file itself (at most 20 MiB; PDF, JPEG, PNG, Word or Excel). It is
+        stored apart from the events, addressed by its SHA-256, which DocumentAttached
+        records. Filing the same bytes again changes nothing."""
+        media_type = require_content_type(request, DOCUMENT_MEDIA_TYPES)
+        content = await request.body()
+        if not content:
+            raise Problem(
+                VALIDATION_FAILED, "The document is empty.", errors=[FieldError("", "is empty")]
+            )
+        await _authorise(request, principal, svc, str(application_id))
+        sha256 = hashlib.sha256(content).hexdigest()
+        document = Document(kind, filename, media_type, len(content), sha256)
+        now = svc.clock()
+        async with svc.pool.acquire() as conn, conn.transaction():
+            try:
+                outcome = await svc.applications.handle_attach_document(
+                    str(application_id), document, content, now, command_metadata(principal), conn
+                )
+            except (DomainError, ConcurrencyError) as exc:
+                raise problem_of(exc) from exc
+        return JSONResponse(
+            document_json(document),
+            status_code=201,
+            headers={
+                "ETag": etag_for(outcome.version),
+                "Location": f"/v1/applications/{application_id}/documents/{sha256}",
+            },
+        )
+
+    @router.get(
+        "/applications/{application_id}/documents/{sha256}",
+        response_class=Response,
+        responses={
+            200: {"description": "The document's bytes", "content": {"*/*": {}}},
+            **problem_responses(401, 403, 404, APPLICATION_NOT_FOUND),
+        },
+        summary="Download a document filed with an application",
+    )
+    async def download_document(
+        application_id: uuid.UUID,
+        sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")],
+        request: Request,
+        principal: Annotated[Principal, Depends(require(*READERS))],
+        svc: Annotated[Intake, Depends(intake)],
+    ) -> Response:
+        """Any document the application ever filed, by the SHA-256 its events record."""
+        loaded = await svc.applications.load(str(application_id))
+        state = loaded.state
+        if not isinstance(state, Application):
+            raise Problem(APPLICATION_NOT_FOUND, f"There is no application {application_id}.")
+        _check_scope(
+            request, principal, state.content.cluster.region_code, state.content.coordinator.bin
+        )
+        filed: set[str] = set()
+        for envelope in loaded.history:
+            event = svc.applications.codec.decode(envelope)
+            if isinstance(event, ApplicationSubmitted | ApplicationAmended):
+                filed.update(d.sha256 for d in event.content.documents)
+            elif isinstance(event, DocumentAttached):
+                filed.add(event.document.sha256)
+        stored = await svc.applications.document_content(sha256) if sha256 in filed else None
+        if stored is None:
+            raise Problem(
+                NOT_FOUND, "No document with this SHA-256 is on file for the application."
+            )
+        media_type, data = stored
+        return Response(
+            data,
+            media_type=media_type,
+            headers={
+                "ETag": f'"{sha256}"',
+                "Cache-Control": "private, max-age=31536000, immutable",
+            },
+        )
+
+    return router
+
+
+def _required_if_match(header: str | None) -> int:
+    expected = parse_if_match(header)
+    if expected is None:
+        raise Problem(
+            PRECONDITION_REQUIRED,
+            "Send If-Match with the ETag of the application you amend.",
+            errors=[FieldError.of_parameter("header", "If-Match", "is required")],
+        )
+    return expected
+
+
+async def _authorise(
+    request: Request, principal: Principal, svc: Intake, application_id: str
+) -> None:
+    """Scope checks for a write on an existing application (an unknown one is the
+    decider's 404)."""
+    async with svc.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            f"SELECT region_code, coordinator_bin FROM {svc.store.schema}.applications_index "
+            "WHERE application_id = $1",
+            uuid.UUID(application_id),
+        )
+    if row is not None:
+        _check_scope(request, principal, row["region_code"], row["coordinator_bin"])
+
+
+async def _read(
+    request: Request,
+    principal: Principal,
+    svc: Intake,
+    application_id: str,
+    *,
+    revision: int | None = None,
+    as_of: datetime | None = None,
+) -> Response:
+    found = await svc.applications.revision(application_id, revision=revision, as_of=as_of)
+    if found is None:
+        what = f"revision {revision} of " if revision else ""
+        when = f" at {as_of.isoformat()}" if as_of else ""
+        raise Problem(
+            APPLICATION_NOT_FOUND, f"There is no {what}application {application_id}{when}."
+        )
+    state = found.state
+    _check_scope(
+        request, principal, state.content.cluster.region_code, state.content.coordinator.bin
+    )
+    first, last = found.history[0], found.history[-1]
+    view = {
+        **_summary(state, found.version),
+        "illustrative": state.illustrative,
+        "imported": first.imported,
+        "submitted_at": first.occurred_at.isoformat(),
+        "updated_at": last.occurred_at.isoformat(),
+        "withdrawal_reason": state.withdrawal_reason or None,
+        "content": content_json(state.content),
+        "documents": [document_json(d) for d in state.documents],
+    }
+    return Response(
+        json.dumps(view, ensure_ascii=False),
+        media_type="application/json",
+        headers={"ETag": etag_for(found.version)},
+    )

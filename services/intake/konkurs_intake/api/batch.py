@@ -1,0 +1,241 @@
+"""Bulk intake: a stream of applications, each submitted on its own.
+
+The body is read chunk by chunk and split into items as it arrives, so memory holds one
+item (at most `max_item_bytes`) however large the request. Each item is its own
+transaction: a refused line leaves the others standing. The answer has one small result
+per item, collected in order.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from konkurs_intake.api.bodies import JSON, PROTOBUF, parse_application
+from konkurs_intake.api.deps import Intake
+from konkurs_intake.api.errors import problem_of
+from konkurs_intake.app.applications import Submission
+from konkurs_intake.domain.applications import Application
+from konkurs_platform.auth import Principal
+from konkurs_platform.domain import DomainError
+from konkurs_platform.eventstore import ConcurrencyError
+from konkurs_platform.idempotency import (
+    IdempotencyKeyError,
+    StoredAnswer,
+    check_key,
+    request_fingerprint,
+)
+from konkurs_platform.problems import BAD_REQUEST, FieldError, Problem
+from konkurs_platform.service import command_metadata
+
+NDJSON = "application/x-ndjson"
+DELIMITED = "application/x-protobuf-delimited"
+MEDIA_TYPES = (NDJSON, DELIMITED)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line (JSON) or message (protobuf), numbered from 1; `problem` when it could not
+    even be cut out of the stream."""
+
+    number: int
+    data: bytes
+    problem: str | None = None
+
+
+async def json_lines(chunks: AsyncIterator[bytes], max_item_bytes: int) -> AsyncIterator[Item]:
+    """The lines of a JSON-lines stream; blank lines count but are skipped."""
+    buffer = bytearray()
+    number = 0
+    skipping = False  # inside a line that already ran over the limit
+    async for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                if not skipping:
+                    buffer += chunk[start:]
+                    if len(buffer) > max_item_bytes:
+                        skipping = True
+                        buffer.clear()
+                break
+            number += 1
+            if skipping:
+                yield Item(number, b"", f"the line is longer than {max_item_bytes} bytes")
+                skipping = False
+            else:
+                buffer += chunk[start:end]
+                if len(buffer) > max_item_bytes:
+                    yield Item(number, b"", f"the line is longer than {max_item_bytes} bytes")
+                elif buffer.strip():
+                    yield Item(number, bytes(buffer))
+            buffer.clear()
+            start = end + 1
+    if skipping:
+        yield Item(number + 1, b"", f"the line is longer than {max_item_bytes} bytes")
+    elif buffer.strip():
+        yield Item(number + 1, bytes(buffer))
+
+
+async def delimited_messages(
+    chunks: AsyncIterator[bytes], max_item_bytes: int
+) -> AsyncIterator[Item]:
+    """The messages of a length-delimited protobuf stream (each preceded by its length as a
+    base-128 varint, as protobuf's writeDelimitedTo writes them)."""
+    buffer = bytearray()
+    number = 0
+    stream = aiter(chunks)
+    exhausted = False
+
+    async def fill() -> bool:
+        nonlocal exhausted
+        try:
+            buffer.extend(await anext(stream))
+        except StopAsyncIteration:
+            exhausted = True
+        return not exhausted
+
+    while True:
+        # The varint: at most 10 bytes.
+        length = shift = 0
+        i = 0
+        while True:
+            while i >= len(buffer) and not exhausted:
+                await fill()
+            if i >= len(buffer):
+                if i > 0:
+                    yield Item(number + 1, b"", "the stream ends inside a length prefix")
+                return
+            byte = buffer[i]
+            length |= (byte & 0x7F) << shift
+            i += 1
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift >= 64:
+                yield Item(number + 1, b"", "the length prefix is not a valid varint")
+                return
+        number += 1
+        del buffer[:i]
+        if length > max_item_bytes:
+            # Too large to hold; skip its bytes as they arrive and carry on after it.
+            yield Item(number, b"", f"the message is longer than {max_item_bytes} bytes")
+            remaining = length
+            while remaining:
+                if not buffer and not await fill():
+                    return
+                taken = min(remaining, len(buffer))
+                del buffer[:taken]
+                remaining -= taken
+            continue
+        while len(buffer) < length and await fill():
+            pass
+        if len(buffer) < length:
+            yield Item(number, b"", "the stream ends inside this message")
+            return
+        yield Item(number, bytes(buffer[:length]))
+        del buffer[:length]
+
+
+ScopeCheck = Callable[[Request, Principal, str, str], None]
+
+
+async def submit_all(
+    request: Request,
+    principal: Principal,
+    svc: Intake,
+    call_id: str,
+    media_type: str,
+    max_item_bytes: int,
+    check_scope: ScopeCheck,
+) -> bytes:
+    """Submit every item of the request; the NDJSON results, one line per item."""
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        try:
+            check_key(key)
+        except IdempotencyKeyError as exc:
+            raise Problem(
+                BAD_REQUEST,
+                f"Idempotency-Key {exc}.",
+                errors=[FieldError.of_parameter("header", "Idempotency-Key", str(exc))],
+            ) from exc
+    split = json_lines if media_type == NDJSON else delimited_messages
+    item_media_type = JSON if media_type == NDJSON else PROTOBUF
+    out = bytearray()
+    async for item in split(request.stream(), max_item_bytes):
+        result = await _submit_one(
+            request, principal, svc, call_id, item, item_media_type, key, check_scope
+        )
+        out += json.dumps(result, ensure_ascii=False).encode() + b"\n"
+    return bytes(out)
+
+
+async def _submit_one(
+    request: Request,
+    principal: Principal,
+    svc: Intake,
+    call_id: str,
+    item: Item,
+    media_type: str,
+    key: str | None,
+    check_scope: ScopeCheck,
+) -> dict[str, object]:
+    if item.problem is not None:
+        return _failed(item.number, Problem(BAD_REQUEST, item.problem))
+    try:
+        content = parse_application(item.data, media_type).domain()
+        check_scope(request, principal, content.cluster.region_code, content.coordinator.bin)
+    except Problem as problem:
+        return _failed(item.number, problem)
+    now = svc.clock()
+    owner = f"{principal.role}:{principal.subject}"
+    # A line's key: the batch's key and the line number; the fingerprint is the line itself.
+    line_key = f"{key}#{item.number}" if key is not None else None
+    fingerprint = request_fingerprint("POST", request.url.path, item.data)
+    async with svc.pool.acquire() as conn, conn.transaction():
+        if line_key is not None:
+            try:
+                prior = await svc.idempotency.begin(conn, owner, line_key, fingerprint)
+            except IdempotencyKeyError as exc:
+                return _failed(item.number, Problem(BAD_REQUEST, f"Idempotency-Key {exc}."))
+            if prior is not None:
+                replayed: dict[str, object] = json.loads(prior.body)
+                return replayed | {"replayed": True}
+        try:
+            outcome = await svc.applications.handle_submit_application(
+                Submission(str(uuid.uuid4()), call_id, content),
+                now,
+                command_metadata(principal),
+                conn,
+            )
+        except (DomainError, ConcurrencyError) as exc:
+            return _failed(item.number, problem_of(exc))
+        state = outcome.state
+        assert isinstance(state, Application)
+        result: dict[str, object] = {
+            "line": item.number,
+            "status": 201,
+            "application_id": state.application_id,
+            "registration_number": state.registration_number,
+            "version": outcome.version,
+        }
+        if line_key is not None:
+            await svc.idempotency.save(
+                conn,
+                owner,
+                line_key,
+                fingerprint,
+                StoredAnswer(201, {}, json.dumps(result).encode()),
+            )
+    return result
+
+
+def _failed(number: int, problem: Problem) -> dict[str, object]:
+    body = problem.body()
+    body.pop("correlation_id", None)
+    return {"line": number, "status": problem.kind.status, "problem": body}
