@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from konkurs_intake.api import batch
@@ -328,7 +329,12 @@ def create_router(settings: Settings) -> APIRouter:
         results = await batch.submit_all(
             request, principal, svc, call_id, media_type, settings.max_body_bytes, _check_scope
         )
-        return Response(results, media_type="application/x-ndjson")
+
+        def lines() -> Iterator[bytes]:
+            with results:
+                yield from results
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @router.get(
         "/applications/{application_id}",

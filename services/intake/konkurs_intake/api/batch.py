@@ -2,16 +2,18 @@
 
 The body is read chunk by chunk and split into items as it arrives, so memory holds one
 item (at most `max_item_bytes`) however large the request. Each item is its own
-transaction: a refused line leaves the others standing. The answer has one small result
-per item, collected in order.
+transaction's savepoint: a refused line leaves the others standing. The answer has one
+small result per item, in order, spooled to a temporary file when it grows.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import IO
 
 from fastapi import Request
 
@@ -21,6 +23,7 @@ from konkurs_intake.api.errors import problem_of
 from konkurs_intake.app.applications import Submission
 from konkurs_intake.domain.applications import Application
 from konkurs_platform.auth import Principal
+from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
 from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.idempotency import (
@@ -144,6 +147,16 @@ async def delimited_messages(
 ScopeCheck = Callable[[Request, Principal, str, str], None]
 
 
+# Items per transaction. Committing each item alone costs a WAL flush per application; a
+# chunk shares one, while a savepoint per item keeps a refused line from undoing the others.
+# Nothing is acknowledged before the whole answer is sent, so a crash mid-batch loses
+# nothing acknowledged, and a retry with the same Idempotency-Key replays committed lines.
+CHUNK_ITEMS = 200
+# Results beyond this many bytes go to a temporary file, so memory stays flat however many
+# lines a batch has.
+RESULTS_IN_MEMORY = 1 << 20
+
+
 async def submit_all(
     request: Request,
     principal: Principal,
@@ -152,8 +165,9 @@ async def submit_all(
     media_type: str,
     max_item_bytes: int,
     check_scope: ScopeCheck,
-) -> bytes:
-    """Submit every item of the request; the NDJSON results, one line per item."""
+) -> IO[bytes]:
+    """Submit every item of the request; the NDJSON results, one line per item, in a file
+    positioned at its start."""
     key = request.headers.get("idempotency-key")
     if key is not None:
         try:
@@ -166,16 +180,31 @@ async def submit_all(
             ) from exc
     split = json_lines if media_type == NDJSON else delimited_messages
     item_media_type = JSON if media_type == NDJSON else PROTOBUF
-    out = bytearray()
+    out = tempfile.SpooledTemporaryFile(max_size=RESULTS_IN_MEMORY)
+    chunk: list[Item] = []
+
+    async def flush() -> None:
+        # The chunk is read before the transaction opens: a slow client never holds locks.
+        async with svc.pool.acquire() as conn, conn.transaction():
+            for item in chunk:
+                result = await _submit_one(
+                    conn, request, principal, svc, call_id, item, item_media_type, key, check_scope
+                )
+                out.write(json.dumps(result, ensure_ascii=False).encode() + b"\n")
+        chunk.clear()
+
     async for item in split(request.stream(), max_item_bytes):
-        result = await _submit_one(
-            request, principal, svc, call_id, item, item_media_type, key, check_scope
-        )
-        out += json.dumps(result, ensure_ascii=False).encode() + b"\n"
-    return bytes(out)
+        chunk.append(item)
+        if len(chunk) >= CHUNK_ITEMS:
+            await flush()
+    if chunk:
+        await flush()
+    out.seek(0)
+    return out
 
 
 async def _submit_one(
+    conn: Connection,
     request: Request,
     principal: Principal,
     svc: Intake,
@@ -197,41 +226,40 @@ async def _submit_one(
     # A line's key: the batch's key and the line number; the fingerprint is the line itself.
     line_key = f"{key}#{item.number}" if key is not None else None
     fingerprint = request_fingerprint("POST", request.url.path, item.data)
-    async with svc.pool.acquire() as conn, conn.transaction():
-        if line_key is not None:
-            try:
+    try:
+        async with conn.transaction():  # a savepoint: a refusal undoes this line only
+            if line_key is not None:
                 prior = await svc.idempotency.begin(conn, owner, line_key, fingerprint)
-            except IdempotencyKeyError as exc:
-                return _failed(item.number, Problem(BAD_REQUEST, f"Idempotency-Key {exc}."))
-            if prior is not None:
-                replayed: dict[str, object] = json.loads(prior.body)
-                return replayed | {"replayed": True}
-        try:
+                if prior is not None:
+                    replayed: dict[str, object] = json.loads(prior.body)
+                    return replayed | {"replayed": True}
             outcome = await svc.applications.handle_submit_application(
                 Submission(str(uuid.uuid4()), call_id, content),
                 now,
                 command_metadata(principal),
                 conn,
             )
-        except (DomainError, ConcurrencyError) as exc:
-            return _failed(item.number, problem_of(exc))
-        state = outcome.state
-        assert isinstance(state, Application)
-        result: dict[str, object] = {
-            "line": item.number,
-            "status": 201,
-            "application_id": state.application_id,
-            "registration_number": state.registration_number,
-            "version": outcome.version,
-        }
-        if line_key is not None:
-            await svc.idempotency.save(
-                conn,
-                owner,
-                line_key,
-                fingerprint,
-                StoredAnswer(201, {}, json.dumps(result).encode()),
-            )
+            state = outcome.state
+            assert isinstance(state, Application)
+            result: dict[str, object] = {
+                "line": item.number,
+                "status": 201,
+                "application_id": state.application_id,
+                "registration_number": state.registration_number,
+                "version": outcome.version,
+            }
+            if line_key is not None:
+                await svc.idempotency.save(
+                    conn,
+                    owner,
+                    line_key,
+                    fingerprint,
+                    StoredAnswer(201, {}, json.dumps(result).encode()),
+                )
+    except IdempotencyKeyError as exc:
+        return _failed(item.number, Problem(BAD_REQUEST, f"Idempotency-Key {exc}."))
+    except (DomainError, ConcurrencyError) as exc:
+        return _failed(item.number, problem_of(exc))
     return result
 
 
