@@ -9,10 +9,6 @@ SIGKILL mid-stream and restarting them loses nothing and duplicates nothing.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -26,6 +22,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from helpers import read_topic
+from processes import Process, free_port, service_env, wait_healthy
 
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.deadletter import HEADER_CONSUMER, HEADER_REASON
@@ -37,59 +34,11 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 
 pytestmark = pytest.mark.integration
 
-KONKURS = str(Path(sys.executable).parent / "konkurs")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Process:
-    """One `konkurs` process, its output in a file shown when the test fails."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
-        self.name, self.args, self.env = name, args, env
-        self.log = logs / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen([KONKURS, *self.args], env=self.env, stdout=out, stderr=out)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def tail(self) -> str:
-        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-        return f"--- {self.name} ---\n" + "\n".join(lines[-25:])
-
 
 @pytest.fixture
 def system(settings: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
     port = free_port()
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=settings.dsn,
-        KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
-        KONKURS_TOPIC_PREFIX=settings.topic_prefix,
-        KONKURS_PARTITIONS=str(settings.partitions),
-        KONKURS_HOME=str(tmp_path / "home"),
-        KONKURS_INTAKE_PORT=str(port),
-        KONKURS_LOG_LEVEL="INFO",
-    )
+    env = service_env(settings, tmp_path / "home", KONKURS_INTAKE_PORT=str(port))
     procs = {
         "api": Process("intake-api", ["api", "intake"], env, tmp_path),
         "relay": Process("intake-relay", ["relay", "intake"], env, tmp_path),
@@ -167,14 +116,7 @@ async def test_commands_flow_to_the_agent_and_the_projection_through_sigkills(
     bodies = {call_id: call_body(call_id) for call_id in ids}
 
     async with httpx.AsyncClient(base_url=system["url"], headers=headers, timeout=10) as http:
-
-        async def api_ready() -> bool:
-            try:
-                return (await http.get("/readyz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await wait_until(api_ready, 60, "the intake API")
+        await wait_healthy(http)
 
         async def announce(call_id: str) -> None:
             answer = await http.post(
