@@ -7,6 +7,8 @@ konkurs api SERVICE                 a service's HTTP API
 konkurs relay SERVICE               a service's outbox relay
 konkurs worker SERVICE              a service's faust consumer worker
 konkurs projector                   the readside projector
+konkurs projections rebuild [NAME]  replay the read models from offset 0 and swap them in
+konkurs audit verify                recompute the audit hash chain, report the first broken link
 konkurs token --role ROLE ...       mint a development token
 """
 
@@ -96,6 +98,78 @@ def cmd_projector(s: Settings, args: argparse.Namespace) -> None:
 
     configure_logging(s.log_level, "readside-projector")
     _run_until_signal(lambda stop: _bootstrap("readside").run_projector(s, stop))
+
+
+def cmd_projections(s: Settings, args: argparse.Namespace) -> None:
+    from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
+    from rich.text import Text
+
+    from konkurs_platform.db import create_pool
+    from konkurs_platform.logs import configure_logging
+    from konkurs_readside.rebuild import rebuild, select_projections
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:,.0f} events/s")
+
+    configure_logging("WARNING", "readside-rebuild")
+    try:
+        names = [p.name for p in select_projections(args.names)]
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+
+    async def main() -> None:
+        pool = await create_pool(s, max_size=2)
+        try:
+            columns = (
+                TextColumn("rebuilding " + ", ".join(names)),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
+                Rate(),
+            )
+            with Progress(*columns, transient=False) as progress:
+                task = progress.add_task("rebuild", total=None)
+                report = await rebuild(
+                    s,
+                    pool,
+                    names=names,
+                    schema=args.schema,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+        finally:
+            await pool.close()
+        print(
+            f"rebuilt {', '.join(report.projections)}: {report.events:,} events in "
+            f"{report.seconds:.1f} s ({report.rate:,.0f} events/s); "
+            f"{report.skipped_unapplicable} could not be applied (dead-lettered when live)",
+            file=sys.stderr,
+        )
+
+    asyncio.run(main())
+
+
+def cmd_audit(s: Settings, args: argparse.Namespace) -> None:
+    import asyncpg
+
+    from konkurs_readside.audit import verify
+
+    async def main() -> bool:
+        conn = await asyncpg.connect(s.dsn)
+        try:
+            outcome = await verify(conn, args.schema)
+        finally:
+            await conn.close()
+        if outcome.ok:
+            print(f"audit chain intact: {outcome.checked:,} links verified")
+        else:
+            print(
+                f"audit chain BROKEN at link {outcome.broken_at}: {outcome.reason} "
+                f"({outcome.checked:,} links before it verified)"
+            )
+        return outcome.ok
+
+    if not asyncio.run(main()):
+        raise SystemExit(1)
 
 
 def cmd_migrate(s: Settings, args: argparse.Namespace) -> None:
@@ -304,6 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
     wk.set_defaults(func=cmd_worker)
 
     sub.add_parser("projector", help="run the readside projector").set_defaults(func=cmd_projector)
+
+    pj = sub.add_parser("projections", help="operate the readside read models")
+    pj.add_argument("action", choices=["rebuild"])
+    pj.add_argument("names", nargs="*", metavar="NAME", help="read models (default: all)")
+    pj.add_argument("--schema", default="readside", help=argparse.SUPPRESS)
+    pj.set_defaults(func=cmd_projections)
+
+    au = sub.add_parser("audit", help="the audit trail")
+    au.add_argument("action", choices=["verify"])
+    au.add_argument("--schema", default="readside", help=argparse.SUPPRESS)
+    au.set_defaults(func=cmd_audit)
 
     tk = sub.add_parser("token", help="mint a development token")
     tk.add_argument("--role", required=True)

@@ -1,88 +1,172 @@
-"""Wires the readside: its HTTP query API and its projector."""
+"""Wires the readside: its HTTP query API (port 8000), its projector and its lag monitor."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from konkurs_platform.auth import Principal, authenticated
-from konkurs_platform.db import create_pool
-from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from prometheus_client import CollectorRegistry, Gauge
+from starlette.responses import JSONResponse
+
+from konkurs_platform.db import check_schema_name, create_pool
+from konkurs_platform.problems import NOT_READY, Problem, problem_responses
 from konkurs_platform.service import kafka_check, postgres_check
 from konkurs_platform.settings import Settings
+from konkurs_platform.web import ReadyCheck, _run_check
 from konkurs_platform.web import create_app as create_web_app
-
+from konkurs_readside.api import applications, audit, calls
+from konkurs_readside.positions import (
+    end_offsets,
+    event_partitions,
+    lag_by_topic,
+    stored_offsets,
+)
+from konkurs_readside.projections import PROJECTIONS
 from konkurs_readside.projector import SCHEMA, run_projector
 
 SERVICE = "readside"
+LAG_REFRESH_SECONDS = 5.0
 
 __all__ = ["create_app", "run_projector"]
 
-_CALL_COLUMNS = (
-    "call_id, stream_version, title_ru, title_kk, title_en, programme, opens_at, closes_at, "
-    "time_zone, quota, region_set, regions, status, announced_at, closed_at"
-)
+log = logging.getLogger(__name__)
 
 
-def _call(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for key in ("opens_at", "closes_at", "announced_at", "closed_at"):
-        out[key] = out[key].isoformat() if out[key] is not None else None
-    out["version"] = out.pop("stream_version")
-    return out
+class LagMonitor:
+    """Events published but not yet projected, per projection and topic.
+
+    Read from Kafka's end offsets and the offsets stored with the read models, so it holds
+    whichever process projects. The read models and the audit log share one offset set and
+    one transaction, so their lags are equal; each is still reported under its own name,
+    which is what an alert or a dashboard is written against.
+    """
+
+    def __init__(
+        self, settings: Settings, pool: asyncpg.Pool, schema: str, registry: CollectorRegistry
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.schema = schema
+        self.names = [*PROJECTIONS, "audit"]
+        self.gauge = Gauge(
+            "konkurs_projection_lag_events",
+            "Events published to a topic and not yet applied by a projection.",
+            ["projection", "topic"],
+            registry=registry,
+        )
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap, group_id=None, client_id="konkurs"
+        )
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def measure(self) -> dict[str, dict[str, Any]]:
+        """The lag now, per projection: in total and per topic; updates the gauge too."""
+        assert self._consumer is not None
+        ends = await end_offsets(self._consumer, await event_partitions(self.settings))
+        async with self.pool.acquire() as conn:
+            stored = await stored_offsets(conn, self.schema)
+        by_topic = lag_by_topic(ends, stored)
+        for name in self.names:
+            for topic, lag in by_topic.items():
+                self.gauge.labels(name, topic).set(lag)
+        total = sum(by_topic.values())
+        return {name: {"lag": total, "by_topic": by_topic} for name in self.names}
+
+    async def refresh_forever(self) -> None:
+        """Keep the gauge current between scrapes."""
+        while True:
+            with contextlib.suppress(Exception):
+                await self.measure()
+            await asyncio.sleep(LAG_REFRESH_SECONDS)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The readside query API."""
+def _readyz_with_lag(app: FastAPI, checks: dict[str, ReadyCheck]) -> None:
+    """Replace the platform's `/readyz` with one that also shows the projections' lag.
+
+    A stopgap: the platform's ready checks can only say "ok" or why not. The same checks run
+    the same way (`_run_check`); lag never makes the service unready, since a lagging read
+    model still answers, only later.
+    """
+    app.router.routes[:] = [
+        r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/readyz")
+    ]
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Every dependency is reachable; the projections' lag",
+        responses=problem_responses(503),
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        names = list(checks)
+        outcomes = await asyncio.gather(*(_run_check(n, checks[n]) for n in names))
+        results = dict(zip(names, outcomes, strict=True))
+        failed = [n for n, outcome in results.items() if outcome != "ok"]
+        if failed:
+            raise Problem(
+                NOT_READY, f"not ready: {', '.join(failed)}", extensions={"checks": results}
+            )
+        try:
+            async with asyncio.timeout(2.0):
+                projections: Any = await request.app.state.lag.measure()
+        except Exception as exc:  # shown, not fatal: Kafka and Postgres answered just now
+            projections = f"unknown: {type(exc).__name__}: {exc}"
+        return JSONResponse({"status": "ok", "checks": results, "projections": projections})
+
+
+def create_app(settings: Settings, *, schema: str = SCHEMA) -> FastAPI:
+    """The readside query API over the read models in `schema`."""
+    check_schema_name(schema)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings, max_size=8)
+        app.state.lag = LagMonitor(settings, app.state.pool, schema, app.state.metrics_registry)
+        await app.state.lag.start()
+        refresher = asyncio.create_task(app.state.lag.refresh_forever())
         try:
             yield
         finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await app.state.lag.stop()
             await app.state.pool.close()
 
+    checks: dict[str, ReadyCheck] = {
+        "postgres": postgres_check(lambda: app.state.pool),
+        "kafka": kafka_check(settings),
+    }
     app = create_web_app(
         settings,
         service=SERVICE,
         title="konkurs readside",
         version="1",
-        description="Read models of every service's events.",
-        ready_checks={
-            "postgres": postgres_check(lambda: app.state.pool),
-            "kafka": kafka_check(settings),
-        },
+        description=(
+            "Read models of every service's events, with role-based visibility; exports for "
+            "analysts; the audit trail of every decision."
+        ),
+        ready_checks=checks,
         lifespan=lifespan,
     )
-
-    @app.get("/v1/calls", tags=["calls"], responses=problem_responses(401), summary="Calls")
-    async def list_calls(
-        request: Request, _: Annotated[Principal, Depends(authenticated)]
-    ) -> list[dict[str, Any]]:
-        async with request.app.state.pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"SELECT {_CALL_COLUMNS} FROM {SCHEMA}.calls ORDER BY opens_at DESC, call_id"
-            )
-        return [_call(r) for r in rows]
-
-    @app.get(
-        "/v1/calls/{call_id}",
-        tags=["calls"],
-        responses=problem_responses(401, 404),
-        summary="A call",
-    )
-    async def get_call(
-        call_id: str, request: Request, _: Annotated[Principal, Depends(authenticated)]
-    ) -> dict[str, Any]:
-        async with request.app.state.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {_CALL_COLUMNS} FROM {SCHEMA}.calls WHERE call_id = $1", call_id
-            )
-        if row is None:
-            raise Problem(NOT_FOUND, f"No call {call_id} in the read model (yet).")
-        return _call(row)
-
+    app.state.schema = schema
+    _readyz_with_lag(app, checks)
+    app.include_router(calls.router)
+    app.include_router(applications.router)
+    app.include_router(audit.router)
     return app

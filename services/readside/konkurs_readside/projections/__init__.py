@@ -1,0 +1,43 @@
+"""The read models, each a `Projection`: the event types it needs, the tables it owns, and
+how to apply a batch of events to them.
+
+A projection's tables are what `konkurs projections rebuild NAME` rebuilds and swaps; a
+later service's read model is one more module registered in `PROJECTIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from konkurs_platform.db import Connection
+from konkurs_platform.envelope import Envelope
+from konkurs_readside.projections import applications, calls
+
+ApplyBatch = Callable[[Connection, str, Sequence[Envelope]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One read model.
+
+    `apply` gets the batch's events of `event_types` in consumption order (each stream's
+    events in version order, since a stream lives on one partition) and writes them into
+    `schema`; it must be idempotent per event, because the relay may publish an event twice.
+    """
+
+    name: str
+    event_types: frozenset[str]
+    tables: tuple[str, ...]
+    apply: ApplyBatch
+
+
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p
+    for p in (
+        Projection("calls", calls.EVENT_TYPES, calls.TABLES, calls.apply_batch),
+        Projection(
+            "applications", applications.EVENT_TYPES, applications.TABLES, applications.apply_batch
+        ),
+    )
+}

@@ -6,10 +6,11 @@ below it (a duplicate the relay published twice) changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 
-import asyncpg
 from konkurs.intake.v1 import call_pb2, events_pb2
+from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
 
 CALL_ANNOUNCED = events_pb2.CallAnnounced.DESCRIPTOR.full_name
@@ -17,17 +18,17 @@ CALL_AMENDED = events_pb2.CallAmended.DESCRIPTOR.full_name
 CALL_CLOSED = events_pb2.CallClosed.DESCRIPTOR.full_name
 
 
-async def on_call_announced(conn: asyncpg.Connection, schema: str, e: Envelope) -> None:
+async def on_call_announced(conn: Connection, schema: str, e: Envelope) -> None:
     msg = events_pb2.CallAnnounced.FromString(e.payload)
     await _upsert(conn, schema, e, msg.call_id, msg.call, "announced")
 
 
-async def on_call_amended(conn: asyncpg.Connection, schema: str, e: Envelope) -> None:
+async def on_call_amended(conn: Connection, schema: str, e: Envelope) -> None:
     msg = events_pb2.CallAmended.FromString(e.payload)
     await _upsert(conn, schema, e, msg.call_id, msg.call, "announced")
 
 
-async def on_call_closed(conn: asyncpg.Connection, schema: str, e: Envelope) -> None:
+async def on_call_closed(conn: Connection, schema: str, e: Envelope) -> None:
     msg = events_pb2.CallClosed.FromString(e.payload)
     await conn.execute(
         f"""UPDATE {schema}.calls
@@ -41,7 +42,7 @@ async def on_call_closed(conn: asyncpg.Connection, schema: str, e: Envelope) -> 
 
 
 async def _upsert(
-    conn: asyncpg.Connection,
+    conn: Connection,
     schema: str,
     e: Envelope,
     call_id: str,
@@ -77,3 +78,19 @@ async def _upsert(
         e.occurred_at,
         e.event_id,
     )
+
+
+EVENT_TYPES = frozenset({CALL_ANNOUNCED, CALL_AMENDED, CALL_CLOSED})
+TABLES = ("calls",)
+
+_HANDLERS = {
+    CALL_ANNOUNCED: on_call_announced,
+    CALL_AMENDED: on_call_amended,
+    CALL_CLOSED: on_call_closed,
+}
+
+
+async def apply_batch(conn: Connection, schema: str, events: Sequence[Envelope]) -> None:
+    """Apply call events one by one: calls change rarely, batching would not pay."""
+    for e in events:
+        await _HANDLERS[e.event_type](conn, schema, e)
