@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
+import tempfile
 import time
+import urllib.request
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from bench.baselines import payload
-from konkurs_platform.auth import Actor
+from konkurs_intake.api.bodies import content_json
+from konkurs_intake.demo import SKETCHES, content
+from konkurs_platform.auth import Actor, Role, mint_token
 from konkurs_platform.eventstore import EventStore, Metadata, NewEvent
 from konkurs_platform.outbox import OutboxRelay
+from konkurs_platform.processes import Process, free_port, service_env, wait_ready
 from konkurs_platform.settings import Settings
 
 ACTOR = Actor("bench", "operator")
@@ -59,6 +68,204 @@ async def relay_drain(s: Settings, pool: asyncpg.Pool) -> float:
     return backlog / elapsed
 
 
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _load(url: str, call_id: str, token: str, body: str, **knobs: float) -> dict[str, Any]:
+    """Run the load generator in a process of its own and return what it measured."""
+    args = [f"--{k}={v}" for k, v in knobs.items()]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.load",
+        f"--url={url}",
+        f"--call={call_id}",
+        f"--token={token}",
+        f"--body={body}",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"the load generator failed ({proc.returncode})")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def _open_call(http_url: str, settings: Settings, call_id: str) -> None:
+    now = datetime.now(UTC)
+    body = {
+        "call_id": call_id,
+        "title": {"en": "Benchmark call"},
+        "programme": "bench",
+        "opens_at": (now - timedelta(minutes=1)).isoformat(),
+        "closes_at": (now + timedelta(days=1)).isoformat(),
+        "quota": 6,
+        "region_set": "current",
+        "regions": ["KZ-75"],
+        "eligibility": {
+            "min_participants": 1,
+            "min_sme_share_percent": 0,
+            "require_university_or_research": False,
+        },
+        "methodology": {
+            "criteria": [
+                {"id": "c", "name": {"en": "C"}, "weight": 100, "kind": "expert", "threshold": 2}
+            ],
+            "overall_threshold": 50,
+        },
+    }
+    request = urllib.request.Request(
+        f"{http_url}/v1/calls",
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {mint_token(settings, Role.OPERATOR, 'bench')}",
+        },
+    )
+    await asyncio.to_thread(urllib.request.urlopen, request)
+
+
+async def _bulk(http_url: str, settings: Settings, call_id: str, line: bytes, lines: int) -> float:
+    """Applications per second of one batch request of `lines` JSON lines."""
+    token = mint_token(settings, Role.REGIONAL_OPERATOR, "bench", region="KZ-75")
+    request = urllib.request.Request(
+        f"{http_url}/v1/calls/{call_id}/applications:batch",
+        data=b"\n".join([line] * lines) + b"\n",
+        headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {token}"},
+    )
+    start = time.perf_counter()
+    with await asyncio.to_thread(urllib.request.urlopen, request, None, 600) as answer:
+        results = [json.loads(x) for x in answer.read().splitlines()]
+    elapsed = time.perf_counter() - start
+    accepted = sum(1 for r in results if r["status"] == 201)
+    if accepted != lines:
+        raise RuntimeError(f"bulk intake accepted {accepted} of {lines} lines")
+    return lines / elapsed
+
+
+async def _freshness(
+    pool: asyncpg.Pool, applications: list[tuple[str, float]], timeout: float = 120
+) -> list[float]:
+    """Seconds from each acknowledgement to the application's row in the read model."""
+    acked = dict(applications)
+    seen: dict[str, float] = {}
+    deadline = time.time() + timeout
+    while len(seen) < len(acked) and time.time() < deadline:
+        waiting = [a for a in acked if a not in seen]
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT application_id FROM readside.applications WHERE application_id = ANY($1)",
+                waiting,
+            )
+        now = time.time()
+        for r in rows:
+            seen[r["application_id"]] = now
+        await asyncio.sleep(0.005)
+    return [seen[a] - acked[a] for a in seen]
+
+
 async def service_figures(s: Settings, pool: asyncpg.Pool, seconds: float) -> list[dict[str, Any]]:
-    """The figures measured over HTTP against the running services (added as they exist)."""
-    return []
+    """Intake over HTTP, bulk intake, freshness and rebuild, with the services running as
+    they do in production: intake's API and relay and the readside projector, each its own
+    process, and the load from another process."""
+    home = Path(tempfile.mkdtemp(prefix="konkurs-bench-"))
+    port = free_port()
+    env = service_env(s, home, KONKURS_INTAKE_PORT=str(port), KONKURS_LOG_LEVEL="WARNING")
+    procs = [
+        Process("intake-api", ["api", "intake"], env, home),
+        Process("intake-relay", ["relay", "intake"], env, home),
+        Process("readside-projector", ["projector"], env, home),
+    ]
+    for p in procs:
+        p.start()
+    url = f"http://127.0.0.1:{port}"
+    figures: list[dict[str, Any]] = []
+    try:
+        await asyncio.to_thread(wait_ready, [f"{url}/readyz"], 60)
+        call_id = f"bench-{uuid.uuid4().hex[:8]}"
+        await _open_call(url, s, call_id)
+        application = content_json(content(0, SKETCHES[0]))  # an Almaty (KZ-75) cluster
+        body = json.dumps(application, ensure_ascii=False)
+        token = mint_token(s, Role.REGIONAL_OPERATOR, "bench", region="KZ-75")
+
+        single = await _load(url, call_id, token, body, seconds=seconds, concurrency=16)
+        lat = single["latencies"]
+        rate = single["acknowledged"] / single["seconds"]
+        figures.append(
+            dict(
+                name="intake over HTTP, one application a request (16 clients)",
+                value=rate,
+                unit="applications/s",
+                baseline="raw insert-and-commit",
+                against="insert",
+                target=">= 0.5x",
+            )
+        )
+        figures.append(
+            dict(
+                name=f"  latency p50 / p95 / p99: {_percentile(lat, 0.5) * 1e3:.0f} / "
+                f"{_percentile(lat, 0.95) * 1e3:.0f} / {_percentile(lat, 0.99) * 1e3:.0f} ms",
+                value=rate,
+                unit="applications/s",
+                baseline="eventsourcing recorder",
+                against="recorder",
+                target=">= 3x",
+            )
+        )
+
+        bulk = await _bulk(url, s, call_id, json.dumps(application).encode(), 5000)
+        figures.append(
+            dict(
+                name="bulk intake (5,000 JSON lines a request)",
+                value=bulk,
+                unit="applications/s",
+                baseline="raw COPY",
+                against="copy",
+                target=">= 0.3x",
+            )
+        )
+
+        offered = 500.0
+        paced = await _load(
+            url, call_id, token, body, seconds=seconds, concurrency=64, rate=offered
+        )
+        fresh = await _freshness(pool, paced["applications"])
+        achieved = paced["acknowledged"] / paced["seconds"]
+        figures.append(
+            dict(
+                name=f"freshness at {offered:.0f}/s offered ({achieved:.0f}/s acknowledged): "
+                f"p50 / p95 / p99 {_percentile(fresh, 0.5) * 1e3:.0f} / "
+                f"{_percentile(fresh, 0.95) * 1e3:.0f} / {_percentile(fresh, 0.99) * 1e3:.0f} ms",
+                value=_percentile(fresh, 0.99) * 1e3,
+                unit="ms p99",
+                baseline="target 250 ms",
+                against="freshness",
+                target="<= 250 ms",
+            )
+        )
+    finally:
+        for p in procs:
+            p.stop()
+
+    rebuild_rate = await _rebuild(s, pool)
+    figures.append(
+        dict(
+            name="projection rebuild",
+            value=rebuild_rate,
+            unit="events/s",
+            baseline="raw consumer",
+            against="consume",
+            target=">= 0.3x",
+        )
+    )
+    return figures
+
+
+async def _rebuild(s: Settings, pool: asyncpg.Pool) -> float:
+    from konkurs_readside.rebuild import rebuild
+
+    report = await rebuild(s, pool)
+    return report.rate

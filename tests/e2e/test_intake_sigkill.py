@@ -21,13 +21,14 @@ import asyncpg
 import httpx
 import pytest
 from helpers import read_topic
-from processes import Process, free_port, service_env, wait_healthy
+from processes import wait_healthy
 
 from konkurs_intake.api.bodies import content_json
 from konkurs_intake.demo import SKETCHES, content
 from konkurs_platform import stack
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.envelope import EnvelopeError, decode_envelope
+from konkurs_platform.processes import Process, free_port, service_env
 from konkurs_platform.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -102,9 +103,13 @@ async def burst_through(
                     if answer.status_code == 201:
                         acknowledged[key] = answer.json()
                         return
+                    # Only a server that is going away may answer otherwise; a refusal is
+                    # a failure of the test, not something to retry forever.
+                    assert answer.status_code >= 500, answer.text
                     await asyncio.sleep(0.2)
 
-            burst = asyncio.gather(*(submit(f"k-{i}") for i in range(BURST)))
+            # Keys are per caller: this call's keys must not be another test's.
+            burst = asyncio.gather(*(submit(f"{call_id}-{i}") for i in range(BURST)))
             while len(acknowledged) < BURST // 3:
                 await asyncio.sleep(0.01)
             await crash(procs)  # mid-burst

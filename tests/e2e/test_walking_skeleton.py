@@ -22,11 +22,12 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from helpers import read_topic
-from processes import Process, free_port, service_env, wait_healthy
+from processes import wait_healthy
 
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.deadletter import HEADER_CONSUMER, HEADER_REASON
 from konkurs_platform.envelope import HEADER_EVENT_TYPE
+from konkurs_platform.processes import Process, free_port, service_env
 from konkurs_platform.settings import Settings
 from konkurs_scoring.consumers.intake_events import CALL_ANNOUNCED
 

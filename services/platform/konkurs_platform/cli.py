@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import ModuleType
@@ -292,23 +291,13 @@ def _alive(pid_file: Path) -> bool:
 
 
 def _wait_ready(s: Settings, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    pending = set(BUILT_SERVICES)
-    while pending:
-        for service in sorted(pending):
-            url = f"http://127.0.0.1:{s.ports[service]}/readyz"
-            try:
-                with urllib.request.urlopen(url, timeout=2) as answer:
-                    if answer.status == 200:
-                        pending.discard(service)
-            except OSError:
-                pass
-        if pending and time.monotonic() > deadline:
-            raise SystemExit(
-                f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}; "
-                f"see {s.home / 'logs' / 'services.log'}"
-            )
-        time.sleep(0.5)
+    from konkurs_platform.processes import wait_ready
+
+    urls = [f"http://127.0.0.1:{s.ports[service]}/readyz" for service in BUILT_SERVICES]
+    try:
+        wait_ready(urls, timeout)
+    except TimeoutError as exc:
+        raise SystemExit(f"{exc}; see {s.home / 'logs' / 'services.log'}") from exc
 
 
 def cmd_down(s: Settings, args: argparse.Namespace) -> None:

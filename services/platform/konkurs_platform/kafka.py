@@ -26,7 +26,7 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
 
 
 def make_consumer(
-    settings: Settings, *topics: str, group_id: str, **overrides: Any
+    settings: Settings, *topics: str, group_id: str | None, **overrides: Any
 ) -> AIOKafkaConsumer:
     """A consumer that never commits by itself: the caller decides where positions live."""
     config: dict[str, Any] = {

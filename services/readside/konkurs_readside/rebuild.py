@@ -159,7 +159,7 @@ async def rebuild(
     async with pool.acquire() as conn:
         await migrate(conn, target, migrations_for("readside"))
     # No group: the replay must not join (and rebalance) the live projector's group.
-    consumer = make_consumer(settings, group_id=None, max_poll_records=5000)  # type: ignore[arg-type]
+    consumer = make_consumer(settings, group_id=None, max_poll_records=5000)
     await consumer.start()
     try:
         consumer.assign(partitions)
