@@ -20,9 +20,10 @@ from konkurs_platform import stack
 from konkurs_platform.auth import Actor
 from konkurs_platform.db import migrate, migrations_for
 from konkurs_platform.envelope import Envelope, decode_envelope, encode_envelope
+from konkurs_platform.projection import Projector
 from konkurs_platform.settings import Settings
 from konkurs_readside.positions import event_partitions, stored_offsets
-from konkurs_readside.projector import ReadsideProjector
+from konkurs_readside.projector import create_projector
 
 INTAKE = "intake"
 OPERATOR = Actor(subject="kiri-operator", role="operator")
@@ -260,8 +261,8 @@ async def wait_caught_up(
 
 def projector(
     settings: Settings, pool: asyncpg.Pool, schema: str, max_records: int = 2000
-) -> ReadsideProjector:
-    return ReadsideProjector(
+) -> Projector:
+    return create_projector(
         settings,
         pool,
         schema=schema,
@@ -271,7 +272,7 @@ def projector(
 
 
 @contextlib.asynccontextmanager
-async def projecting(p: ReadsideProjector) -> AsyncIterator[asyncio.Task[None]]:
+async def projecting(p: Projector) -> AsyncIterator[asyncio.Task[None]]:
     stop = asyncio.Event()
     task = asyncio.create_task(p.run(stop))
     try:

@@ -17,7 +17,7 @@ from helpers import ACTOR, read_topic
 from konkurs_platform import stack
 from konkurs_platform.deadletter import HEADER_REASON
 from konkurs_platform.envelope import Envelope, encode_envelope
-from konkurs_platform.projection import Projector
+from konkurs_platform.projection import Projector, per_event
 from konkurs_platform.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -113,7 +113,7 @@ def projector(
         schema="readside",
         name=name,
         topics=[topic],
-        apply=model.apply,
+        apply=per_event(model.apply),
         group_id=f"{settings.topic_prefix}.test.{uuid.uuid4().hex[:6]}",
         max_records=50,
     )
@@ -205,7 +205,7 @@ async def test_a_projection_whose_database_fails_restarts_from_its_offsets_and_l
 
     await produce(settings, topic, [envelope(n) for n in range(300)])
     p = projector(settings, pool, topic, model, f"flaky-{uuid.uuid4().hex[:6]}")
-    p.apply = flaky
+    p.apply = per_event(flaky)
     async with projecting(p):
         await wait_rows(model, 300)
         await asyncio.sleep(1.0)
