@@ -124,15 +124,8 @@ class Applications:
         expected_version: int | None,
     ) -> Outcome[ApplicationState]:
         call = await self._call_of(application_id, conn)
-        outcome = await self.handler.execute(
-            application_stream(application_id),
-            AmendApplication(application_id, call, content, now),
-            meta,
-            conn=conn,
-            expected_version=expected_version,
-        )
-        await self._index(conn, outcome, now)
-        return outcome
+        command = AmendApplication(application_id, call, content, now)
+        return await self._execute(application_id, command, now, meta, conn, expected_version)
 
     async def handle_withdraw_application(
         self,
@@ -144,15 +137,8 @@ class Applications:
         expected_version: int | None,
     ) -> Outcome[ApplicationState]:
         call = await self._call_of(application_id, conn)
-        outcome = await self.handler.execute(
-            application_stream(application_id),
-            WithdrawApplication(application_id, call, reason, now),
-            meta,
-            conn=conn,
-            expected_version=expected_version,
-        )
-        await self._index(conn, outcome, now)
-        return outcome
+        command = WithdrawApplication(application_id, call, reason, now)
+        return await self._execute(application_id, command, now, meta, conn, expected_version)
 
     async def handle_attach_document(
         self,
@@ -165,13 +151,28 @@ class Applications:
     ) -> Outcome[ApplicationState]:
         """Store the document's bytes and record that it was filed, in one transaction."""
         call = await self._call_of(application_id, conn)
+        command = AttachDocument(application_id, call, document, now)
+        outcome = await self._execute(application_id, command, now, meta, conn)
+        await self.store_document(conn, document, content)
+        return outcome
+
+    async def _execute(
+        self,
+        application_id: str,
+        command: ApplicationCommand,
+        now: datetime,
+        meta: Metadata,
+        conn: Connection,
+        expected_version: int | None = None,
+    ) -> Outcome[ApplicationState]:
+        """Decide `command` on the application's stream and keep the index in step."""
         outcome = await self.handler.execute(
             application_stream(application_id),
-            AttachDocument(application_id, call, document, now),
+            command,
             meta,
             conn=conn,
+            expected_version=expected_version,
         )
-        await self.store_document(conn, document, content)
         await self._index(conn, outcome, now)
         return outcome
 
