@@ -70,7 +70,9 @@ async def run(s: Settings, seconds: float, rows: int) -> list[dict[str, Any]]:
     stack.create_topics(s, [raw_topic])
     produce = await baselines.raw_produce(s.kafka_bootstrap, raw_topic, rows)
     console.log(f"raw aiokafka producer, acks=all: {produce:,.0f} messages/s")
-    consume, _ = await baselines.raw_consume(s.kafka_bootstrap, raw_topic)
+    consume, _ = await asyncio.wait_for(
+        baselines.raw_consume(s.kafka_bootstrap, raw_topic, s.partitions), 300
+    )
     console.log(f"raw aiokafka consumer: {consume:,.0f} messages/s")
 
     console.rule("konkurs")

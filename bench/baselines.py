@@ -125,7 +125,7 @@ async def raw_produce(bootstrap: str, topic: str, messages: int) -> float:
     return messages / elapsed
 
 
-async def raw_consume(bootstrap: str, topic: str) -> tuple[float, int]:
+async def raw_consume(bootstrap: str, topic: str, partitions: int) -> tuple[float, int]:
     """Messages per second of one consumer reading `topic` from the start to its end."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -134,19 +134,18 @@ async def raw_consume(bootstrap: str, topic: str) -> tuple[float, int]:
         fetch_max_bytes=16 << 20,
     )
     await consumer.start()
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-    if not parts:
-        await consumer._client.force_metadata_update()
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-    consumer.assign(parts)
-    end = await consumer.end_offsets(parts)
-    total = sum(end.values())
-    await consumer.seek_to_beginning(*parts)
-    seen = 0
-    start = time.perf_counter()
-    while seen < total:
-        batch = await consumer.getmany(timeout_ms=500, max_records=2000)
-        seen += sum(len(v) for v in batch.values())
-    elapsed = time.perf_counter() - start
-    await consumer.stop()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(parts)
+        end = await consumer.end_offsets(parts)
+        total = sum(end.values())
+        await consumer.seek_to_beginning(*parts)
+        seen = 0
+        start = time.perf_counter()
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+            seen += sum(len(v) for v in batch.values())
+        elapsed = time.perf_counter() - start
+    finally:
+        await consumer.stop()
     return seen / elapsed, seen
