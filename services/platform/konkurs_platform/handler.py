@@ -58,6 +58,25 @@ class CommandHandler(Generic[C, S, E]):
         state = self.decider.fold([self.codec.decode(e) for e in history])
         return Loaded(state, history[-1].stream_version if history else 0, history)
 
+    async def start(
+        self,
+        stream_id: str,
+        command: C,
+        meta: Metadata,
+        *,
+        conn: Connection | None = None,
+    ) -> Outcome[S]:
+        """Decide `command` on a stream that does not exist yet (its id was just made).
+
+        Skips loading: the append at version 0 fails with `ConcurrencyError` should the
+        stream exist after all, so the shortcut cannot overwrite anything.
+        """
+        new: Sequence[E] = self.decider.decide(command, self.decider.initial)
+        stored = await self.store.append(
+            stream_id, 0, [self.codec.encode(e) for e in new], meta, conn=conn
+        )
+        return Outcome(self.decider.fold(new), len(stored), stored)
+
     async def execute(
         self,
         stream_id: str,

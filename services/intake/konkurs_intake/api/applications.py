@@ -227,7 +227,7 @@ def create_router(settings: Settings) -> APIRouter:
         async def run(conn: Connection) -> Response:
             try:
                 outcome = await svc.applications.handle_submit_application(
-                    Submission(application_id, call_id, content),
+                    Submission(application_id, call_id, content, new_id=True),
                     now,
                     command_metadata(principal),
                     conn,

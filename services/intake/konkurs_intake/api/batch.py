@@ -22,6 +22,7 @@ from konkurs_intake.api.deps import Intake
 from konkurs_intake.api.errors import problem_of
 from konkurs_intake.app.applications import Submission
 from konkurs_intake.domain.applications import Application
+from konkurs_intake.domain.calls import CallState
 from konkurs_platform.auth import Principal
 from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
@@ -186,9 +187,20 @@ async def submit_all(
     async def flush() -> None:
         # The chunk is read before the transaction opens: a slow client never holds locks.
         async with svc.pool.acquire() as conn, conn.transaction():
+            # The call as it stands in this transaction, loaded once for the whole chunk.
+            call = (await svc.applications.calls.load(call_id, conn)).state
             for item in chunk:
                 result = await _submit_one(
-                    conn, request, principal, svc, call_id, item, item_media_type, key, check_scope
+                    conn,
+                    call,
+                    request,
+                    principal,
+                    svc,
+                    call_id,
+                    item,
+                    item_media_type,
+                    key,
+                    check_scope,
                 )
                 out.write(json.dumps(result, ensure_ascii=False).encode() + b"\n")
         chunk.clear()
@@ -205,6 +217,7 @@ async def submit_all(
 
 async def _submit_one(
     conn: Connection,
+    call: CallState,
     request: Request,
     principal: Principal,
     svc: Intake,
@@ -234,10 +247,11 @@ async def _submit_one(
                     replayed: dict[str, object] = json.loads(prior.body)
                     return replayed | {"replayed": True}
             outcome = await svc.applications.handle_submit_application(
-                Submission(str(uuid.uuid4()), call_id, content),
+                Submission(str(uuid.uuid4()), call_id, content, new_id=True),
                 now,
                 command_metadata(principal),
                 conn,
+                call,
             )
             state = outcome.state
             assert isinstance(state, Application)

@@ -30,7 +30,7 @@ from konkurs_intake.domain.applications import (
     check_submission,
     registration_number,
 )
-from konkurs_intake.domain.calls import AnnouncedCall, ClosedCall
+from konkurs_intake.domain.calls import AnnouncedCall, CallState, ClosedCall
 from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import EventStore, Metadata
@@ -49,6 +49,8 @@ class Submission:
     call_id: str
     content: ApplicationContent
     illustrative: bool = False
+    # The server just made `application_id`: no stream can exist, so none is loaded.
+    new_id: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,13 @@ class Applications:
         now: datetime,
         meta: Metadata,
         conn: Connection,
+        call: CallState | None = None,
     ) -> Outcome[ApplicationState]:
         """Submit at `now`; on the import path (`meta.imported`) `now` is the historical
-        moment the application was received, and its events are recorded as occurring then."""
-        call = (await self.calls.load(submission.call_id, conn)).state
+        moment the application was received, and its events are recorded as occurring then.
+        A caller submitting many to one call passes the `call` it loaded in this transaction."""
+        if call is None:
+            call = (await self.calls.load(submission.call_id, conn)).state
         command = SubmitApplication(
             submission.application_id,
             submission.call_id,
@@ -108,9 +113,11 @@ class Applications:
             registration_number=registration_number(region, call.definition.opens_at.year, number),
         )
         handler = handler_for(self.handler, meta, now)
-        outcome = await handler.execute(
-            application_stream(submission.application_id), command, meta, conn=conn
-        )
+        stream = application_stream(submission.application_id)
+        if submission.new_id:
+            outcome = await handler.start(stream, command, meta, conn=conn)
+        else:
+            outcome = await handler.execute(stream, command, meta, conn=conn)
         await self._index(conn, outcome, now)
         return outcome
 
