@@ -31,12 +31,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
     async with httpx.AsyncClient(base_url=args.url, limits=limits, timeout=30) as http:
+        regions = args.regions.split(",")
+        sent = 0
 
         async def submit() -> None:
+            nonlocal sent
+            sent += 1
+            body["cluster"]["region_code"] = regions[sent % len(regions)]
+            payload = json.dumps(body, ensure_ascii=False).encode()
             start = time.perf_counter()
             try:
                 answer = await http.post(
-                    url, json=body, headers=headers | {"Idempotency-Key": str(uuid.uuid4())}
+                    url,
+                    content=payload,
+                    headers=headers
+                    | {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"},
                 )
             except httpx.HTTPError as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
@@ -86,6 +95,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--rate", type=float, default=0.0)
+    p.add_argument("--regions", required=True, help="comma-separated region codes to rotate")
     json.dump(asyncio.run(run(p.parse_args())), sys.stdout)
 
 
