@@ -18,6 +18,7 @@ import asyncpg
 from bench.baselines import payload
 from konkurs_intake.api.bodies import content_json
 from konkurs_intake.demo import SKETCHES, content
+from konkurs_platform import stack
 from konkurs_platform.auth import Actor, Role, mint_token
 from konkurs_platform.eventstore import EventStore, Metadata, NewEvent
 from konkurs_platform.outbox import OutboxRelay
@@ -58,7 +59,9 @@ async def event_store_appends(
     (event row, outbox row and notification in one statement, one transaction)."""
     # A topic of its own: these events are not applications, and the readside should not
     # spend the later stages projecting them.
-    store = EventStore(pool, "intake", s.topic("bench.appends"))
+    topic = s.topic("bench.appends")
+    stack.create_topics(s, [topic])
+    store = EventStore(pool, "intake", topic)
     body = payload()
     count = 0
     deadline = time.perf_counter() + seconds
@@ -275,8 +278,16 @@ async def service_figures(s: Settings, pool: asyncpg.Pool, seconds: float) -> li
         )
 
         offered = 500.0
+        await _caught_up(pool, s)  # freshness of new submissions, not of the backlog
         paced = await _load(
-            url, call_id, token, body, seconds=seconds, concurrency=64, rate=offered
+            url,
+            call_id,
+            token,
+            body,
+            seconds=seconds,
+            concurrency=64,
+            rate=offered,
+            regions=regions,
         )
         fresh = await _freshness(pool, paced["applications"])
         achieved = paced["acknowledged"] / paced["seconds"]

@@ -117,43 +117,61 @@ class EventStore:
         key or a read-model row that must commit with the events).
         Raises `ConcurrencyError` when the stream has moved past `expected_version`.
         """
-        if not events:
-            return []
+        return (await self.append_many([(stream_id, expected_version, events)], meta, conn=conn))[0]
+
+    async def append_many(
+        self,
+        appends: Sequence[tuple[str, int, Sequence[NewEvent]]],
+        meta: Metadata,
+        *,
+        conn: Connection | None = None,
+    ) -> list[list[Envelope]]:
+        """Append to several streams in one statement: each `(stream_id, expected_version,
+        events)`; all or none. Returns each stream's events as stored.
+
+        Raises `ConcurrencyError` (naming the first stream) when any stream has moved.
+        """
         now = self.clock()
         stored = [
-            Envelope(
-                event_id=e.event_id or uuid.uuid4(),
-                event_type=e.event_type,
-                stream_id=stream_id,
-                stream_version=expected_version + i + 1,
-                occurred_at=e.occurred_at or now,
-                recorded_at=now,
-                actor=meta.actor,
-                correlation_id=meta.correlation_id,
-                causation_id=meta.causation_id,
-                schema_version=e.schema_version,
-                payload=e.payload,
-                imported=meta.imported,
-            )
-            for i, e in enumerate(events)
+            [
+                Envelope(
+                    event_id=e.event_id or uuid.uuid4(),
+                    event_type=e.event_type,
+                    stream_id=stream_id,
+                    stream_version=expected_version + i + 1,
+                    occurred_at=e.occurred_at or now,
+                    recorded_at=now,
+                    actor=meta.actor,
+                    correlation_id=meta.correlation_id,
+                    causation_id=meta.causation_id,
+                    schema_version=e.schema_version,
+                    payload=e.payload,
+                    imported=meta.imported,
+                )
+                for i, e in enumerate(events)
+            ]
+            for stream_id, expected_version, events in appends
         ]
+        flat = [e for stream in stored for e in stream]
+        if not flat:
+            return stored
         args = [
-            [e.stream_id for e in stored],
-            [e.stream_version for e in stored],
-            [e.event_id for e in stored],
-            [e.event_type for e in stored],
-            [e.schema_version for e in stored],
-            [e.payload for e in stored],
-            [e.occurred_at for e in stored],
-            [e.recorded_at for e in stored],
-            [e.actor.subject for e in stored],
-            [e.actor.role for e in stored],
-            [e.actor.organisation for e in stored],
-            [e.actor.region for e in stored],
-            [e.correlation_id for e in stored],
-            [e.causation_id for e in stored],
-            [e.imported for e in stored],
-            [encode_envelope(e) for e in stored],
+            [e.stream_id for e in flat],
+            [e.stream_version for e in flat],
+            [e.event_id for e in flat],
+            [e.event_type for e in flat],
+            [e.schema_version for e in flat],
+            [e.payload for e in flat],
+            [e.occurred_at for e in flat],
+            [e.recorded_at for e in flat],
+            [e.actor.subject for e in flat],
+            [e.actor.role for e in flat],
+            [e.actor.organisation for e in flat],
+            [e.actor.region for e in flat],
+            [e.correlation_id for e in flat],
+            [e.causation_id for e in flat],
+            [e.imported for e in flat],
+            [encode_envelope(e) for e in flat],
             self.topic,
         ]
         try:
@@ -164,6 +182,7 @@ class EventStore:
                 await conn.fetchrow(self._append_sql, *args)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_pkey":
+                stream_id, expected_version, _ = appends[0]
                 raise ConcurrencyError(stream_id, expected_version) from exc
             if exc.constraint_name == "events_event_id_key":
                 raise DuplicateEventError(str(exc)) from exc

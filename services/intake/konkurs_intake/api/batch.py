@@ -1,10 +1,10 @@
-"""Bulk intake: a stream of applications, each submitted on its own.
+"""Bulk intake: a stream of applications, submitted a chunk at a time.
 
 The body is read chunk by chunk and split into items as it arrives, so memory holds one
-item (at most `max_item_bytes`) however large the request. Each item is its own
-transaction's savepoint: a refused line leaves the others standing. The answer has one
-small result per item, in order, spooled to a temporary file when it grows.
-"""
+chunk of items however large the request. Each item is parsed and checked on its own; the
+ones that pass are submitted together in one transaction per chunk (a few statements for
+the whole chunk), so a refused line leaves the others standing. The answer has one small
+result per item, in order, spooled to a temporary file when it grows."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from konkurs_intake.api.deps import Intake
 from konkurs_intake.api.errors import problem_of
 from konkurs_intake.app.applications import Submission
 from konkurs_intake.domain.applications import Application
-from konkurs_intake.domain.calls import CallState
 from konkurs_platform.auth import Principal
 from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
@@ -187,22 +186,11 @@ async def submit_all(
     async def flush() -> None:
         # The chunk is read before the transaction opens: a slow client never holds locks.
         async with svc.pool.acquire() as conn, conn.transaction():
-            # The call as it stands in this transaction, loaded once for the whole chunk.
-            call = (await svc.applications.calls.load(call_id, conn)).state
-            for item in chunk:
-                result = await _submit_one(
-                    conn,
-                    call,
-                    request,
-                    principal,
-                    svc,
-                    call_id,
-                    item,
-                    item_media_type,
-                    key,
-                    check_scope,
-                )
-                out.write(json.dumps(result, ensure_ascii=False).encode() + b"\n")
+            results = await _submit_chunk(
+                conn, request, principal, svc, call_id, chunk, item_media_type, key, check_scope
+            )
+        for result in results:
+            out.write(json.dumps(result, ensure_ascii=False).encode() + b"\n")
         chunk.clear()
 
     async for item in split(request.stream(), max_item_bytes):
@@ -215,44 +203,67 @@ async def submit_all(
     return out
 
 
-async def _submit_one(
+async def _submit_chunk(
     conn: Connection,
-    call: CallState,
     request: Request,
     principal: Principal,
     svc: Intake,
     call_id: str,
-    item: Item,
+    chunk: list[Item],
     media_type: str,
     key: str | None,
     check_scope: ScopeCheck,
-) -> dict[str, object]:
-    if item.problem is not None:
-        return _failed(item.number, Problem(BAD_REQUEST, item.problem))
-    try:
-        content = parse_application(item.data, media_type).domain()
-        check_scope(request, principal, content.cluster.region_code, content.coordinator.bin)
-    except Problem as problem:
-        return _failed(item.number, problem)
-    now = svc.clock()
+) -> list[dict[str, object]]:
+    """One result per item of `chunk`, in order, all in the caller's transaction.
+
+    Each line is parsed and checked on its own; the lines that pass are submitted together
+    (`handle_submit_many`: a few statements for the whole chunk), and a line the domain
+    refuses draws no number and leaves the others standing."""
+    results: dict[int, dict[str, object]] = {}
     owner = f"{principal.role}:{principal.subject}"
-    # A line's key: the batch's key and the line number; the fingerprint is the line itself.
-    line_key = f"{key}#{item.number}" if key is not None else None
-    fingerprint = request_fingerprint("POST", request.url.path, item.data)
-    try:
-        async with conn.transaction():  # a savepoint: a refusal undoes this line only
-            if line_key is not None:
+    pending: list[tuple[Item, Submission, str | None, str]] = []
+    for item in chunk:
+        if item.problem is not None:
+            results[item.number] = _failed(item.number, Problem(BAD_REQUEST, item.problem))
+            continue
+        try:
+            content = parse_application(item.data, media_type).domain()
+            check_scope(request, principal, content.cluster.region_code, content.coordinator.bin)
+        except Problem as problem:
+            results[item.number] = _failed(item.number, problem)
+            continue
+        # A line's key: the batch's key and the line number; its fingerprint, the line itself.
+        line_key = f"{key}#{item.number}" if key is not None else None
+        fingerprint = request_fingerprint("POST", request.url.path, item.data)
+        if line_key is not None:
+            try:
                 prior = await svc.idempotency.begin(conn, owner, line_key, fingerprint)
-                if prior is not None:
-                    replayed: dict[str, object] = json.loads(prior.body)
-                    return replayed | {"replayed": True}
-            outcome = await svc.applications.handle_submit_application(
-                Submission(str(uuid.uuid4()), call_id, content, new_id=True),
-                now,
+            except IdempotencyKeyError as exc:
+                results[item.number] = _failed(
+                    item.number, Problem(BAD_REQUEST, f"Idempotency-Key {exc}.")
+                )
+                continue
+            if prior is not None:
+                results[item.number] = json.loads(prior.body) | {"replayed": True}
+                continue
+        submission = Submission(str(uuid.uuid4()), call_id, content, new_id=True)
+        pending.append((item, submission, line_key, fingerprint))
+    if pending:
+        call = (await svc.applications.calls.load(call_id, conn)).state
+        try:
+            outcomes = await svc.applications.handle_submit_many(
+                [submission for _, submission, _, _ in pending],
+                call,
+                svc.clock(),
                 command_metadata(principal),
                 conn,
-                call,
             )
+        except ConcurrencyError as exc:  # a fresh uuid already taken: practically never
+            raise problem_of(exc) from exc
+        for (item, _, line_key, fingerprint), outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                results[item.number] = _failed(item.number, problem_of(outcome))
+                continue
             state = outcome.state
             assert isinstance(state, Application)
             result: dict[str, object] = {
@@ -262,19 +273,11 @@ async def _submit_one(
                 "registration_number": state.registration_number,
                 "version": outcome.version,
             }
+            results[item.number] = result
             if line_key is not None:
-                await svc.idempotency.save(
-                    conn,
-                    owner,
-                    line_key,
-                    fingerprint,
-                    StoredAnswer(201, {}, json.dumps(result).encode()),
-                )
-    except IdempotencyKeyError as exc:
-        return _failed(item.number, Problem(BAD_REQUEST, f"Idempotency-Key {exc}."))
-    except (DomainError, ConcurrencyError) as exc:
-        return _failed(item.number, problem_of(exc))
-    return result
+                answer = StoredAnswer(201, {}, json.dumps(result).encode())
+                await svc.idempotency.save(conn, owner, line_key, fingerprint, answer)
+    return [results[item.number] for item in chunk]
 
 
 def _failed(number: int, problem: Problem) -> dict[str, object]:

@@ -7,10 +7,11 @@ events, the registration counter, the index row and an idempotency key commit to
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from konkurs_intake.adapters.codec import ApplicationCodec
+from konkurs_intake.adapters.codec import APPLICATION_SUBMITTED, ApplicationCodec
 from konkurs_intake.app.calls import Calls
 from konkurs_intake.app.historical import handler_for
 from konkurs_intake.domain.applications import (
@@ -21,7 +22,6 @@ from konkurs_intake.domain.applications import (
     ApplicationContent,
     ApplicationEvent,
     ApplicationState,
-    ApplicationSubmitted,
     AttachDocument,
     Document,
     SubmitApplication,
@@ -32,6 +32,7 @@ from konkurs_intake.domain.applications import (
 )
 from konkurs_intake.domain.calls import AnnouncedCall, CallState, ClosedCall
 from konkurs_platform.db import Connection
+from konkurs_platform.domain import DomainError
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.handler import CommandHandler, Loaded, Outcome
@@ -120,6 +121,63 @@ class Applications:
             outcome = await handler.execute(stream, command, meta, conn=conn)
         await self._index(conn, outcome, now)
         return outcome
+
+    async def handle_submit_many(
+        self,
+        submissions: Sequence[Submission],
+        call: CallState,
+        now: datetime,
+        meta: Metadata,
+        conn: Connection,
+    ) -> list[Outcome[ApplicationState] | DomainError]:
+        """Submit many new applications (server-made ids) to one `call`, live, inside the
+        caller's transaction, in a few statements whatever their number: one counter update
+        per region, one append for all, one batch of index rows. Each submission gets its
+        outcome or the domain's refusal, in order; refused ones draw no number."""
+        results: list[Outcome[ApplicationState] | DomainError | None] = [None] * len(submissions)
+        accepted: list[tuple[int, SubmitApplication]] = []
+        for i, sub in enumerate(submissions):
+            command = SubmitApplication(
+                sub.application_id, sub.call_id, call, sub.content, "", now, sub.illustrative
+            )
+            try:
+                check_submission(command)
+            except DomainError as refusal:
+                results[i] = refusal
+                continue
+            accepted.append((i, command))
+        if accepted:
+            assert isinstance(call, AnnouncedCall | ClosedCall)
+            by_region: dict[str, list[int]] = {}
+            for i, command in accepted:
+                by_region.setdefault(command.content.cluster.region_code, []).append(i)
+            numbers: dict[int, int] = {}
+            for region, items in by_region.items():
+                last = await self._next_number(conn, call.call_id, region, len(items))
+                numbers.update({i: last - len(items) + 1 + n for n, i in enumerate(items)})
+            decided = []
+            for i, command in accepted:
+                region = command.content.cluster.region_code
+                number = registration_number(region, call.definition.opens_at.year, numbers[i])
+                events = self.handler.decider.decide(
+                    replace(command, registration_number=number), self.handler.decider.initial
+                )
+                decided.append((i, command.application_id, events))
+            stored = await self.store.append_many(
+                [
+                    (application_stream(app_id), 0, [self.codec.encode(e) for e in events])
+                    for _, app_id, events in decided
+                ],
+                meta,
+                conn=conn,
+            )
+            outcomes = []
+            for (i, _, events), envelopes in zip(decided, stored, strict=True):
+                outcome = Outcome(self.handler.decider.fold(events), len(envelopes), envelopes)
+                results[i] = outcome
+                outcomes.append(outcome)
+            await self._index_many(conn, outcomes, now)
+        return [r for r in results if r is not None]
 
     async def handle_amend_application(
         self,
@@ -244,41 +302,60 @@ class Applications:
         assert call_id is None or isinstance(state, AnnouncedCall | ClosedCall)
         return state  # type: ignore[return-value]
 
-    async def _next_number(self, conn: Connection, call_id: str, region_code: str) -> int:
+    async def _next_number(
+        self, conn: Connection, call_id: str, region_code: str, count: int = 1
+    ) -> int:
+        """Draw `count` numbers of the region's series; returns the last one drawn. The
+        counter row stays locked until the transaction ends: that keeps the series gapless."""
         number = await conn.fetchval(
             f"""INSERT INTO {self.store.schema}.registration_counters AS c
-                    (call_id, region_code, last_number) VALUES ($1, $2, 1)
-                ON CONFLICT (call_id, region_code) DO UPDATE SET last_number = c.last_number + 1
+                    (call_id, region_code, last_number) VALUES ($1, $2, $3)
+                ON CONFLICT (call_id, region_code) DO UPDATE SET last_number = c.last_number + $3
                 RETURNING last_number""",
             call_id,
             region_code,
+            count,
         )
         return int(number)
 
     async def _index(
         self, conn: Connection, outcome: Outcome[ApplicationState], now: datetime
     ) -> None:
-        state = outcome.state
-        if not isinstance(state, Application) or not outcome.events:
-            return
-        first = outcome.events[0]
-        submitted = isinstance(self.codec.decode(first), ApplicationSubmitted)
-        await conn.execute(
-            f"""INSERT INTO {self.store.schema}.applications_index (application_id, call_id,
-                    region_code, coordinator_bin, registration_number, status, version,
-                    submitted_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                ON CONFLICT (application_id) DO UPDATE SET status = excluded.status,
-                    version = excluded.version""",
-            _uuid(state.application_id),
-            state.call_id,
-            state.content.cluster.region_code,
-            state.content.coordinator.bin,
-            state.registration_number,
-            state.status.value,
-            outcome.version,
-            first.occurred_at if submitted else now,
-        )
+        await self._index_many(conn, [outcome], now)
+
+    async def _index_many(
+        self, conn: Connection, outcomes: Sequence[Outcome[ApplicationState]], now: datetime
+    ) -> None:
+        """Keep `applications_index` in step with the streams, in the same transaction."""
+        rows = []
+        for outcome in outcomes:
+            state = outcome.state
+            if not isinstance(state, Application) or not outcome.events:
+                continue
+            first = outcome.events[0]
+            submitted = first.event_type == APPLICATION_SUBMITTED
+            rows.append(
+                (
+                    _uuid(state.application_id),
+                    state.call_id,
+                    state.content.cluster.region_code,
+                    state.content.coordinator.bin,
+                    state.registration_number,
+                    state.status.value,
+                    outcome.version,
+                    first.occurred_at if submitted else now,
+                )
+            )
+        if rows:
+            await conn.executemany(
+                f"""INSERT INTO {self.store.schema}.applications_index (application_id, call_id,
+                        region_code, coordinator_bin, registration_number, status, version,
+                        submitted_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    ON CONFLICT (application_id) DO UPDATE SET status = excluded.status,
+                        version = excluded.version""",
+                rows,
+            )
 
 
 def _uuid(value: str) -> uuid.UUID | None:
