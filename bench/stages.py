@@ -277,7 +277,9 @@ async def service_figures(s: Settings, pool: asyncpg.Pool, seconds: float) -> li
             )
         )
 
-        offered = 500.0
+        # 500/s is the target's rate; a rate the API cannot sustain measures only its queue,
+        # so freshness is taken at half the closed-loop rate when that is lower.
+        offered = min(500.0, max(10.0, rate / 2))
         await _caught_up(pool, s)  # freshness of new submissions, not of the backlog
         paced = await _load(
             url,
