@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from konkurs_intake.api.deps import Intake, intake
+from konkurs_intake.api.errors import CALL_NOT_FOUND, CALL_PROBLEMS, problem_of
 from konkurs_intake.domain.calls import (
     AmendCall,
     AnnounceCall,
@@ -28,8 +29,8 @@ from konkurs_intake.domain.regions import RegionSet
 from konkurs_platform.auth import Principal, Role, authenticated, require
 from konkurs_platform.domain import DomainError
 from konkurs_platform.eventstore import ConcurrencyError
-from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
-from konkurs_platform.service import command_metadata, command_problem, idempotent
+from konkurs_platform.problems import Problem, problem_responses
+from konkurs_platform.service import command_metadata, idempotent
 from konkurs_platform.web import etag_for, parse_if_match
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
@@ -231,7 +232,7 @@ def _json(view: CallView, status: int = 200) -> JSONResponse:
     "",
     status_code=201,
     response_model=CallView,
-    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422, *CALL_PROBLEMS),
     summary="Announce a call",
 )
 async def announce_call(
@@ -253,7 +254,7 @@ async def announce_call(
                 conn,  # type: ignore[arg-type]
             )
         except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
+            raise problem_of(exc) from exc
         return _json(_view(outcome.state, outcome.version, now), 201)
 
     response = await idempotent(request, principal, svc.pool, svc.idempotency, run)
@@ -264,7 +265,7 @@ async def announce_call(
 @router.put(
     "/{call_id}",
     response_model=CallView,
-    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, *CALL_PROBLEMS),
     summary="Amend a call before it opens",
 )
 async def amend_call(
@@ -284,7 +285,7 @@ async def amend_call(
                 AmendCall(call_id, body.domain(), now), command_metadata(principal), conn, expected
             )
         except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc, expected) from exc
+            raise problem_of(exc, expected) from exc
     svc.closer.wake()
     return _json(_view(outcome.state, outcome.version, now))
 
@@ -292,7 +293,7 @@ async def amend_call(
 @router.get(
     "/{call_id}",
     response_model=CallView,
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 404, CALL_NOT_FOUND),
     summary="A call, as it stands",
 )
 async def get_call(
@@ -302,7 +303,7 @@ async def get_call(
 ) -> Response:
     loaded = await svc.calls.load(call_id)
     if isinstance(loaded.state, NoCall):
-        raise Problem(NOT_FOUND, f"There is no call {call_id}.")
+        raise Problem(CALL_NOT_FOUND, f"There is no call {call_id}.")
     return _json(_view(loaded.state, loaded.version, svc.clock()))
 
 

@@ -41,7 +41,27 @@ INVALID_APPLICATION = ProblemType(
     "`errors` names each field at fault: a BIN with a wrong check digit, a participant "
     "listed twice, a region the call does not accept, an OKED code of the wrong form, ...",
 )
+CALL_EXISTS = ProblemType(
+    "call-exists", 409, "The call exists", "A call with this id has already been announced."
+)
+CALL_ALREADY_OPEN = ProblemType(
+    "call-already-open",
+    409,
+    "The call has opened",
+    "A call can be amended only before its window opens.",
+)
+INVALID_CALL = ProblemType(
+    "invalid-call",
+    422,
+    "The call breaks the rules of a call",
+    "`errors` names each field at fault: weights that do not sum to 100, a window out of "
+    "order or in the past, a region outside the call's region set, a threshold off the scale.",
+)
+CALL_PROBLEMS = (CALL_NOT_FOUND, CALL_EXISTS, CALL_ALREADY_OPEN, INVALID_CALL)
 DOMAIN_PROBLEMS = (
+    CALL_EXISTS,
+    CALL_ALREADY_OPEN,
+    INVALID_CALL,
     CALL_NOT_FOUND,
     APPLICATION_NOT_FOUND,
     CALL_CLOSED,
