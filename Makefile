@@ -38,15 +38,15 @@ $(GEN)/.stamp: $(STAMP) $(PROTOS)
 	touch $@
 
 lint: proto
-	$(BIN)/ruff check services tests
-	$(BIN)/ruff format --check services tests
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy
 	bash schemas/buf.sh lint
 	bash schemas/buf.sh breaking
 
 fmt: $(STAMP)
-	$(BIN)/ruff format services tests
-	$(BIN)/ruff check --fix services tests
+	$(BIN)/ruff format services tests bench
+	$(BIN)/ruff check --fix services tests bench
 
 test: proto
 	$(BIN)/konkurs stack fetch
