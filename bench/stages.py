@@ -191,25 +191,33 @@ async def _bulk(http_url: str, settings: Settings, call_id: str, line: bytes, li
     return lines / elapsed
 
 
-async def _freshness(
-    pool: asyncpg.Pool, applications: list[tuple[str, float]], timeout: float = 120
-) -> list[float]:
+async def _watch_read_model(
+    pool: asyncpg.Pool, stop: asyncio.Event, seen: dict[str, float]
+) -> None:
+    """When each application first appears in the read model, by the wall clock.
+
+    Polls the readside's audit log by its sequence: the projector writes it in the same
+    transaction as the read-model rows, so a row there is a row in the read model."""
+    async with pool.acquire() as conn:
+        last = int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM readside.audit_log"))
+        while not stop.is_set():
+            rows = await conn.fetch(
+                "SELECT seq, stream_id FROM readside.audit_log WHERE seq > $1 ORDER BY seq", last
+            )
+            now = time.time()
+            for r in rows:
+                seen.setdefault(r["stream_id"].removeprefix("application-"), now)
+                last = r["seq"]
+            await asyncio.sleep(0.005)
+
+
+async def _freshness(applications: list[tuple[str, float]], seen: dict[str, float]) -> list[float]:
     """Seconds from each acknowledgement to the application's row in the read model."""
     acked = dict(applications)
-    seen: dict[str, float] = {}
-    deadline = time.time() + timeout
-    while len(seen) < len(acked) and time.time() < deadline:
-        waiting = [a for a in acked if a not in seen]
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT application_id FROM readside.applications WHERE application_id = ANY($1)",
-                waiting,
-            )
-        now = time.time()
-        for r in rows:
-            seen[r["application_id"]] = now
-        await asyncio.sleep(0.005)
-    return [seen[a] - acked[a] for a in seen]
+    deadline = time.monotonic() + 120
+    while any(a not in seen for a in acked) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)  # the watcher is still running
+    return [seen[a] - acked[a] for a in acked if a in seen]
 
 
 async def service_figures(s: Settings, pool: asyncpg.Pool, seconds: float) -> list[dict[str, Any]]:
@@ -277,34 +285,40 @@ async def service_figures(s: Settings, pool: asyncpg.Pool, seconds: float) -> li
             )
         )
 
-        # 500/s is the target's rate; a rate the API cannot sustain measures only its queue,
-        # so freshness is taken at half the closed-loop rate when that is lower.
-        offered = min(500.0, max(10.0, rate / 2))
-        await _caught_up(pool, s)  # freshness of new submissions, not of the backlog
-        paced = await _load(
-            url,
-            call_id,
-            token,
-            body,
-            seconds=seconds,
-            concurrency=64,
-            rate=offered,
-            regions=regions,
-        )
-        fresh = await _freshness(pool, paced["applications"])
-        achieved = paced["acknowledged"] / paced["seconds"]
-        figures.append(
-            dict(
-                name=f"freshness at {offered:.0f}/s offered ({achieved:.0f}/s acknowledged): "
-                f"p50 / p95 / p99 {_percentile(fresh, 0.5) * 1e3:.0f} / "
-                f"{_percentile(fresh, 0.95) * 1e3:.0f} / {_percentile(fresh, 0.99) * 1e3:.0f} ms",
-                value=_percentile(fresh, 0.99) * 1e3,
-                unit="ms p99",
-                baseline="target 250 ms",
-                against="freshness",
-                target="<= 250 ms",
+        # At the target's 500/s, and at half the closed-loop rate: when the API cannot take
+        # 500/s, the first shows a saturated machine, the second the system within its means.
+        for offered in (500.0, max(10.0, rate / 2)):
+            await _caught_up(pool, s)  # freshness of new submissions, not of a backlog
+            seen: dict[str, float] = {}
+            stop_watching = asyncio.Event()
+            watcher = asyncio.create_task(_watch_read_model(pool, stop_watching, seen))
+            paced = await _load(
+                url,
+                call_id,
+                token,
+                body,
+                seconds=seconds,
+                concurrency=64,
+                rate=offered,
+                regions=regions,
             )
-        )
+            fresh = await _freshness(paced["applications"], seen)
+            stop_watching.set()
+            await watcher
+            achieved = paced["acknowledged"] / paced["seconds"]
+            figures.append(
+                dict(
+                    name=f"freshness at {offered:.0f}/s offered ({achieved:.0f}/s acknowledged):"
+                    f" p50 / p95 / p99 {_percentile(fresh, 0.5) * 1e3:.0f} / "
+                    f"{_percentile(fresh, 0.95) * 1e3:.0f} / "
+                    f"{_percentile(fresh, 0.99) * 1e3:.0f} ms",
+                    value=_percentile(fresh, 0.99) * 1e3,
+                    unit="ms p99",
+                    baseline="target 250 ms",
+                    against="freshness",
+                    target="<= 250 ms",
+                )
+            )
     finally:
         for p in procs:
             p.stop()
