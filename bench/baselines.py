@@ -132,6 +132,9 @@ async def raw_consume(bootstrap: str, topic: str, partitions: int) -> tuple[floa
         enable_auto_commit=False,
         max_poll_records=2000,
         fetch_max_bytes=16 << 20,
+        # The topic was created moments ago: refresh metadata quickly, or the fetcher may
+        # wait minutes for the leaders of partitions it has not heard of.
+        metadata_max_age_ms=1000,
     )
     await consumer.start()
     try:
@@ -151,6 +154,8 @@ async def raw_consume(bootstrap: str, topic: str, partitions: int) -> tuple[floa
                 seen += got
                 last = time.perf_counter()
         elapsed = last - start
+        if not seen:
+            raise RuntimeError(f"no message of {topic} arrived")
     finally:
         await consumer.stop()
     return seen / elapsed, seen
