@@ -118,6 +118,9 @@ def main() -> None:
     args = parser.parse_args()
 
     base = Settings.from_env()
+    # Like the test session: servers this run starts, it stops again; running ones stay.
+    started_kafka = not stack.kafka_running(base)
+    started_pg = base.database_url is None and not stack.postgres_running(base)
     stack.fetch_kafka(base)
     stack.start_postgres(base)
     stack.start_kafka(base)
@@ -140,6 +143,10 @@ def main() -> None:
     finally:
         stack.drop_database(base, database)
         stack.delete_topics_with_prefix(base, f"bench-{run_id.lower()}.")
+        if started_kafka:
+            stack.stop_kafka(base)
+        if started_pg:
+            stack.stop_postgres(base)
 
     table = Table(
         title=f"konkurs benchmark {run_id} ({platform.node()}, {args.seconds:.0f} s stages)"
