@@ -73,6 +73,7 @@ CORRELATION_HEADER = "X-Correlation-ID"
 READY_TIMEOUT = 2.0  # seconds; an orchestrator's probe usually gives up after a few more
 
 ReadyCheck = Callable[[], Awaitable[None]]
+ReadyDetail = Callable[[], Awaitable[Any]]
 
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -88,12 +89,15 @@ def create_app(
     version: str,
     description: str,
     ready_checks: Mapping[str, ReadyCheck],
+    ready_details: Mapping[str, ReadyDetail] | None = None,
     lifespan: Lifespan[FastAPI] | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's conventions (see the module docstring).
 
     `ready_checks` are named coroutines that raise when their dependency is unreachable
-    (`{"postgres": ..., "kafka": ...}`); `lifespan` opens and closes the service's resources.
+    (`{"postgres": ..., "kafka": ...}`); `ready_details` are named coroutines whose answer
+    `/readyz` shows once the checks pass, never making the service unready (a projection's
+    lag); `lifespan` opens and closes the service's resources.
     Logging is configured by the entry point (`configure_logging`), not here: it is process-
     wide, and several apps may live in one test process.
     """
@@ -109,7 +113,7 @@ def create_app(
     app.state.token_verifier = TokenVerifier(settings)
     app.state.metrics_registry = registry
     install_problem_handlers(app)
-    _add_operational_routes(app, registry, dict(ready_checks))
+    _add_operational_routes(app, registry, dict(ready_checks), dict(ready_details or {}))
     # add_middleware wraps what is already there: the last added runs first, so the request
     # middleware sees (and logs) the 413 the body limit answers.
     app.add_middleware(
@@ -135,7 +139,10 @@ class _App(FastAPI):
 
 
 def _add_operational_routes(
-    app: FastAPI, registry: CollectorRegistry, checks: dict[str, ReadyCheck]
+    app: FastAPI,
+    registry: CollectorRegistry,
+    checks: dict[str, ReadyCheck],
+    details: dict[str, ReadyDetail],
 ) -> None:
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -156,11 +163,22 @@ def _add_operational_routes(
             raise Problem(
                 NOT_READY, f"not ready: {', '.join(failed)}", extensions={"checks": results}
             )
-        return JSONResponse({"status": "ok", "checks": results})
+        answer: dict[str, Any] = {"status": "ok", "checks": results}
+        for name, detail in details.items():
+            answer[name] = await _run_detail(detail)
+        return JSONResponse(answer)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _run_detail(detail: ReadyDetail) -> Any:
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            return await detail()
+    except Exception as exc:  # shown, not fatal: the dependencies answered just now
+        return f"unknown: {type(exc).__name__}: {exc}"
 
 
 async def _run_check(name: str, check: ReadyCheck) -> str:

@@ -11,16 +11,12 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
-from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Gauge
-from starlette.responses import JSONResponse
 
 from konkurs_platform.db import check_schema_name, create_pool
-from konkurs_platform.problems import NOT_READY, Problem, problem_responses
 from konkurs_platform.service import kafka_check, postgres_check
 from konkurs_platform.settings import Settings
-from konkurs_platform.web import ReadyCheck, _run_check
 from konkurs_platform.web import create_app as create_web_app
 from konkurs_readside.api import applications, audit, calls
 from konkurs_readside.positions import (
@@ -95,40 +91,6 @@ class LagMonitor:
             await asyncio.sleep(LAG_REFRESH_SECONDS)
 
 
-def _readyz_with_lag(app: FastAPI, checks: dict[str, ReadyCheck]) -> None:
-    """Replace the platform's `/readyz` with one that also shows the projections' lag.
-
-    A stopgap: the platform's ready checks can only say "ok" or why not. The same checks run
-    the same way (`_run_check`); lag never makes the service unready, since a lagging read
-    model still answers, only later.
-    """
-    app.router.routes[:] = [
-        r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/readyz")
-    ]
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        summary="Every dependency is reachable; the projections' lag",
-        responses=problem_responses(503),
-    )
-    async def readyz(request: Request) -> JSONResponse:
-        names = list(checks)
-        outcomes = await asyncio.gather(*(_run_check(n, checks[n]) for n in names))
-        results = dict(zip(names, outcomes, strict=True))
-        failed = [n for n, outcome in results.items() if outcome != "ok"]
-        if failed:
-            raise Problem(
-                NOT_READY, f"not ready: {', '.join(failed)}", extensions={"checks": results}
-            )
-        try:
-            async with asyncio.timeout(2.0):
-                projections: Any = await request.app.state.lag.measure()
-        except Exception as exc:  # shown, not fatal: Kafka and Postgres answered just now
-            projections = f"unknown: {type(exc).__name__}: {exc}"
-        return JSONResponse({"status": "ok", "checks": results, "projections": projections})
-
-
 def create_app(settings: Settings, *, schema: str = SCHEMA) -> FastAPI:
     """The readside query API over the read models in `schema`."""
     check_schema_name(schema)
@@ -148,10 +110,6 @@ def create_app(settings: Settings, *, schema: str = SCHEMA) -> FastAPI:
             await app.state.lag.stop()
             await app.state.pool.close()
 
-    checks: dict[str, ReadyCheck] = {
-        "postgres": postgres_check(lambda: app.state.pool),
-        "kafka": kafka_check(settings),
-    }
     app = create_web_app(
         settings,
         service=SERVICE,
@@ -161,11 +119,15 @@ def create_app(settings: Settings, *, schema: str = SCHEMA) -> FastAPI:
             "Read models of every service's events, with role-based visibility; exports for "
             "analysts; the audit trail of every decision."
         ),
-        ready_checks=checks,
+        ready_checks={
+            "postgres": postgres_check(lambda: app.state.pool),
+            "kafka": kafka_check(settings),
+        },
+        # Lag never makes the readside unready: a lagging read model still answers, later.
+        ready_details={"projections": lambda: app.state.lag.measure()},
         lifespan=lifespan,
     )
     app.state.schema = schema
-    _readyz_with_lag(app, checks)
     app.include_router(calls.router)
     app.include_router(applications.router)
     app.include_router(audit.router)
