@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
@@ -178,7 +178,6 @@ class ProjectorStats:
     skipped: int = 0
     dead_lettered: int = 0
     batches: int = 0
-    lag: dict[str, int] = field(default_factory=dict)
 
 
 class Projector:
@@ -208,7 +207,6 @@ class Projector:
         self.stats = ProjectorStats()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._positions: dict[TopicPartition, int] = {}
 
     async def _seek(self, assigned: list[TopicPartition]) -> None:
         assert self._consumer is not None
@@ -217,7 +215,6 @@ class Projector:
             stored = await self.offsets.load(conn)
         for tp in assigned:
             self._consumer.seek(tp, stored.get(tp, 0))
-            self._positions[tp] = stored.get(tp, 0)
         log.info(
             "partitions assigned", extra={"projection": self.name, "partitions": len(assigned)}
         )
@@ -251,7 +248,6 @@ class Projector:
         consumer.subscribe(self.topics, listener=_SeekToStored(self))
         self._consumer = consumer
         self._producer = make_producer(self.settings)
-        self._positions.clear()
         try:
             await self._producer.start()
             await consumer.start()
@@ -261,12 +257,10 @@ class Projector:
                 if batches:
                     await self._apply(batches)
                     ends = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-                    self._positions.update(ends)
                     # Kafka's own committed offsets only serve lag tools; ours are in
                     # PostgreSQL and win on assignment.
                     with contextlib.suppress(Exception):
                         await consumer.commit(ends)
-                self._update_lag(consumer)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -284,13 +278,6 @@ class Projector:
             self.stats.skipped += sum(len(batches[tp]) for tp in tps) - len(fresh)
             await self.offsets.save(conn, {tp: batches[tp][-1].offset + 1 for tp in tps})
         self.stats.batches += 1
-
-    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
-            position = self._positions.get(tp)
-            if high is not None and position is not None:
-                self.stats.lag[f"{tp.topic}:{tp.partition}"] = max(0, high - position)
 
     async def _dead_letter(self, rec: ConsumerRecord, reason: str) -> None:
         assert self._producer is not None

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.client import AIOKafkaClient
 
-from konkurs_platform.db import Connection, check_schema_name
+from konkurs_platform.db import Connection
+from konkurs_platform.projection import OffsetTable
 from konkurs_platform.settings import SERVICES, Settings
 
 # The offset set of the live projector in `<schema>.projection_offsets`. One set for every
@@ -41,12 +42,7 @@ async def stored_offsets(
     conn: Connection, schema: str, projection: str = PROJECTOR
 ) -> dict[TopicPartition, int]:
     """The next offset to apply per partition (a partition without a row starts at 0)."""
-    rows = await conn.fetch(
-        f"SELECT topic, partition, next_offset FROM {check_schema_name(schema)}.projection_offsets "
-        "WHERE projection = $1",
-        projection,
-    )
-    return {TopicPartition(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
+    return await OffsetTable(schema, projection).load(conn)
 
 
 async def end_offsets(
