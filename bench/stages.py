@@ -19,7 +19,8 @@ from bench.baselines import payload
 from konkurs_intake.api.bodies import content_json
 from konkurs_intake.demo import SKETCHES, content
 from konkurs_platform import stack
-from konkurs_platform.auth import Actor, Role, mint_token
+from konkurs_platform.auth import Role, mint_token
+from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import EventStore, Metadata, NewEvent
 from konkurs_platform.outbox import OutboxRelay
 from konkurs_platform.processes import Process, free_port, service_env, wait_ready

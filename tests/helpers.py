@@ -8,7 +8,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from konkurs_platform.auth import Actor
+from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import Metadata, NewEvent
 from konkurs_platform.settings import Settings
 

@@ -17,9 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs.types.v1 import types_pb2
 from konkurs_platform import stack
-from konkurs_platform.auth import Actor
 from konkurs_platform.db import migrate, migrations_for
-from konkurs_platform.envelope import Envelope, decode_envelope, encode_envelope
+from konkurs_platform.envelope import Actor, Envelope, decode_envelope, encode_envelope
 from konkurs_platform.projection import Projector
 from konkurs_platform.settings import Settings
 from konkurs_readside.positions import event_partitions, stored_offsets

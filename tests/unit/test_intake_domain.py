@@ -32,7 +32,7 @@ from konkurs_intake.domain.applications import (
 )
 from konkurs_intake.domain.calls import AnnouncedCall, ClosedCall, NoCall
 from konkurs_intake.domain.identifiers import bin_problem, oked_problem, with_check_digit
-from konkurs_platform.domain import DomainError
+from konkurs_platform.domain import Conflict, DomainError, NotFound
 
 APP = "7d0c2d1e-8b7a-4c3d-9e2f-1a6b4c8d7e90"
 CALL = AnnouncedCall("kz", DEFINITION)
@@ -147,17 +147,17 @@ def test_bad_bins_and_oked_codes_are_all_named_at_once() -> None:
 
 def test_a_submission_before_the_window_opens_is_refused() -> None:
     error = refusal(submit(at=OPENS - timedelta(seconds=1)))
-    assert (error.code, error.status) == ("call_not_open", 409)
+    assert (error.code, type(error)) == ("call_not_open", Conflict)
 
 
 def test_a_submission_at_closes_at_is_refused() -> None:
     error = refusal(submit(at=CLOSES))
-    assert (error.code, error.status) == ("call_closed", 409)
+    assert (error.code, type(error)) == ("call_closed", Conflict)
 
 
 def test_a_submission_to_an_unknown_call_is_not_found() -> None:
     error = refusal(replace(submit(), call=NoCall()))
-    assert (error.code, error.status) == ("call_not_found", 404)
+    assert (error.code, type(error)) == ("call_not_found", NotFound)
 
 
 def test_an_import_received_before_the_close_is_accepted_by_a_closed_call() -> None:
@@ -195,7 +195,7 @@ def test_a_withdrawn_application_cannot_be_amended_and_a_second_withdrawal_chang
     assert decide(WithdrawApplication(APP, CALL, "merged", DURING), SUBMITTED) == [withdrawn]
     assert decide(WithdrawApplication(APP, CALL, "again", DURING), SUBMITTED, withdrawn) == []
     error = refusal(AmendApplication(APP, CALL, CONTENT, DURING), SUBMITTED, withdrawn)
-    assert (error.code, error.status) == ("application_withdrawn", 409)
+    assert (error.code, type(error)) == ("application_withdrawn", Conflict)
 
 
 def test_attaching_the_same_bytes_twice_records_one_document() -> None:
@@ -215,4 +215,4 @@ def test_an_amendment_replaces_the_documents_on_file() -> None:
 
 def test_commands_on_an_unknown_application_are_not_found() -> None:
     error = refusal(WithdrawApplication(APP, CALL, "x", DURING))
-    assert (error.code, error.status) == ("application_not_found", 404)
+    assert (error.code, type(error)) == ("application_not_found", NotFound)

@@ -50,7 +50,7 @@ from konkurs_intake.domain.calls import (
 )
 from konkurs_intake.domain.identifiers import check_digit
 from konkurs_intake.domain.regions import RegionSet, region_codes
-from konkurs_platform.auth import Actor
+from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import Metadata
 
 CALL_ID = "kz-clusters-2017"

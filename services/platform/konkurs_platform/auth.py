@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import (
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from konkurs_platform.envelope import Actor
 from konkurs_platform.problems import FORBIDDEN, UNAUTHENTICATED, Problem
 from konkurs_platform.settings import Settings
 
@@ -57,20 +58,6 @@ class Role(StrEnum):
     ANALYST = "analyst"
     AUDITOR = "auditor"
     ADMIN = "admin"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused an event, as recorded in its envelope.
-
-    `role` is a plain string, not a `Role`: events are kept forever, and an event recorded
-    under a role that is later renamed or retired must still decode.
-    """
-
-    subject: str
-    role: str
-    organisation: str | None = None
-    region: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,30 @@ class FieldIssue:
 
 @dataclass
 class DomainError(Exception):
-    """A command the domain refuses. `code` names the rule; the API maps it to a problem type."""
+    """A command the domain refuses because it breaks a rule. `code` names the rule.
+
+    The domain says what kind of refusal it is by the class, never by an HTTP status: the
+    API layer maps the kinds to problem types in one place (`konkurs_platform.service`).
+    """
 
     code: str
     detail: str
     errors: Sequence[FieldIssue] = field(default_factory=tuple)
-    # 422 by default; 409 for a state conflict (e.g. the call is closed), 404 for "no such".
-    status: int = 422
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}"
+
+
+class Conflict(DomainError):
+    """The command is valid but the aggregate's state forbids it now (e.g. the call closed)."""
+
+
+class NotFound(DomainError):
+    """The command names an aggregate that does not exist."""
+
+
+class Forbidden(DomainError):
+    """The actor may not do this to this aggregate (e.g. an undeclared conflict of interest)."""
 
 
 @dataclass(frozen=True)

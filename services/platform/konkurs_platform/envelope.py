@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from konkurs.envelope.v1 import envelope_pb2
-from konkurs_platform.auth import Actor
 
 # Kafka header names. The event type travels in a header so that consumers can route or
 # skip an event without decoding it.
@@ -24,6 +23,20 @@ HEADER_CORRELATION_ID = "konkurs-correlation-id"
 # Derived event ids: a consumer that reacts to an event produces the same ids when it
 # retries, so a retried reaction is a duplicate, not a second reaction.
 _DERIVED_NAMESPACE = uuid.UUID("6f1c2f0e-2d7a-4c7e-9a51-6b6f6e6b7572")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an event, as recorded in its envelope.
+
+    `role` is a plain string, not a `Role`: events are kept forever, and an event recorded
+    under a role that is later renamed or retired must still decode.
+    """
+
+    subject: str
+    role: str
+    organisation: str | None = None
+    region: str | None = None
 
 
 class EnvelopeError(ValueError):

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from konkurs_platform.auth import Actor
 from konkurs_platform.db import Connection, check_schema_name
-from konkurs_platform.envelope import Envelope, encode_envelope
+from konkurs_platform.envelope import Actor, Envelope, encode_envelope
 
 
 class ConcurrencyError(Exception):

@@ -12,7 +12,7 @@ from fastapi import Request, Response
 
 from konkurs_platform.auth import Principal
 from konkurs_platform.db import Connection
-from konkurs_platform.domain import DomainError
+from konkurs_platform.domain import Conflict, DomainError, Forbidden, NotFound
 from konkurs_platform.eventstore import ConcurrencyError, Metadata
 from konkurs_platform.idempotency import (
     IdempotencyKeyError,
@@ -67,9 +67,19 @@ def command_metadata(principal: Principal, *, imported: bool = False) -> Metadat
     )
 
 
+# The one place a domain refusal's kind becomes an HTTP status.
+_REFUSAL_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (DomainError, 422),
+)
+
+
 def domain_problem(error: DomainError) -> Problem:
     """A refused command as a problem document; the rule's code becomes the problem type."""
-    kind = ProblemType(error.code.replace("_", "-"), error.status, error.detail, error.detail)
+    status = next(code for kind, code in _REFUSAL_STATUS if isinstance(error, kind))
+    kind = ProblemType(error.code.replace("_", "-"), status, error.detail, error.detail)
     return Problem(
         kind,
         error.detail,

@@ -20,8 +20,8 @@ import asyncpg
 
 from konkurs_intake.app.calls import Calls
 from konkurs_intake.domain.calls import CloseCall
-from konkurs_platform.auth import Actor
 from konkurs_platform.domain import DomainError
+from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import ConcurrencyError, Metadata
 
 log = logging.getLogger(__name__)

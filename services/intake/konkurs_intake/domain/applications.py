@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from konkurs_intake.domain.calls import AnnouncedCall, CallState, ClosedCall, NoCall
 from konkurs_intake.domain.identifiers import bin_problem, oked_problem
-from konkurs_platform.domain import Decider, DomainError, FieldIssue
+from konkurs_platform.domain import Conflict, Decider, DomainError, FieldIssue, NotFound
 
 
 class ParticipantKind(StrEnum):
@@ -308,21 +308,18 @@ def _accepting(call_id: str, call: CallState, now: datetime) -> AnnouncedCall | 
     A closed call still accepts a historical import received before it closed.
     """
     if isinstance(call, NoCall):
-        raise DomainError("call_not_found", f"There is no call {call_id}.", status=404)
+        raise NotFound("call_not_found", f"There is no call {call_id}.")
     d = call.definition
     if now < d.opens_at:
-        raise DomainError(
-            "call_not_open",
-            f"Call {call_id} accepts applications from {d.opens_at.isoformat()}.",
-            status=409,
+        raise Conflict(
+            "call_not_open", f"Call {call_id} accepts applications from {d.opens_at.isoformat()}."
         )
     closed_at = call.closed_at if isinstance(call, ClosedCall) else d.closes_at
     if now >= min(closed_at, d.closes_at):
-        raise DomainError(
+        raise Conflict(
             "call_closed",
             f"Call {call_id} closed at {min(closed_at, d.closes_at).isoformat()}; "
             "it no longer accepts applications or changes to them.",
-            status=409,
         )
     return call
 
@@ -345,19 +342,16 @@ def check_submission(command: SubmitApplication) -> None:
 
 def _existing(application_id: str, state: ApplicationState) -> Application:
     if isinstance(state, NoApplication):
-        raise DomainError(
-            "application_not_found", f"There is no application {application_id}.", status=404
-        )
+        raise NotFound("application_not_found", f"There is no application {application_id}.")
     return state
 
 
 def _active(application_id: str, state: ApplicationState) -> Application:
     current = _existing(application_id, state)
     if current.status is ApplicationStatus.WITHDRAWN:
-        raise DomainError(
+        raise Conflict(
             "application_withdrawn",
             f"Application {application_id} was withdrawn; it can no longer change.",
-            status=409,
         )
     return current
 
@@ -367,10 +361,8 @@ def decide(command: ApplicationCommand, state: ApplicationState) -> Sequence[App
     match command:
         case SubmitApplication():
             if not isinstance(state, NoApplication):
-                raise DomainError(
-                    "application_exists",
-                    f"Application {command.application_id} already exists.",
-                    status=409,
+                raise Conflict(
+                    "application_exists", f"Application {command.application_id} already exists."
                 )
             check_submission(command)
             return [

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from konkurs_intake.domain.regions import RegionSet, region_codes
-from konkurs_platform.domain import Decider, DomainError, FieldIssue
+from konkurs_platform.domain import Conflict, Decider, DomainError, FieldIssue, NotFound
 
 
 @dataclass(frozen=True)
@@ -245,20 +245,17 @@ def decide(command: CallCommand, state: CallState) -> Sequence[CallEvent]:
     match command:
         case AnnounceCall(call_id, definition, now, illustrative):
             if not isinstance(state, NoCall):
-                raise DomainError(
-                    "call_exists", f"Call {call_id} has already been announced.", status=409
-                )
+                raise Conflict("call_exists", f"Call {call_id} has already been announced.")
             if issues := check_definition(definition, now):
                 raise _invalid(issues)
             return [CallAnnounced(call_id, definition, illustrative)]
         case AmendCall(call_id, definition, now):
             if isinstance(state, NoCall):
-                raise DomainError("call_not_found", f"There is no call {call_id}.", status=404)
+                raise NotFound("call_not_found", f"There is no call {call_id}.")
             if isinstance(state, ClosedCall) or now >= state.definition.opens_at:
-                raise DomainError(
+                raise Conflict(
                     "call_already_open",
                     f"Call {call_id} has opened; it can only be amended before it opens.",
-                    status=409,
                 )
             if issues := check_definition(definition, now):
                 raise _invalid(issues)
@@ -267,14 +264,12 @@ def decide(command: CallCommand, state: CallState) -> Sequence[CallEvent]:
             return [CallAmended(call_id, definition)]
         case CloseCall(call_id, now, reason):
             if isinstance(state, NoCall):
-                raise DomainError("call_not_found", f"There is no call {call_id}.", status=404)
+                raise NotFound("call_not_found", f"There is no call {call_id}.")
             if isinstance(state, ClosedCall):
                 return []  # the scheduler may ask twice; closing is idempotent
             if reason is CloseReason.SCHEDULED and now < state.definition.closes_at:
-                raise DomainError(
-                    "call_not_due",
-                    f"Call {call_id} closes at {state.definition.closes_at}.",
-                    status=409,
+                raise Conflict(
+                    "call_not_due", f"Call {call_id} closes at {state.definition.closes_at}."
                 )
             # A scheduled close happens at closes_at, however late the clock notices it.
             closed_at = state.definition.closes_at if reason is CloseReason.SCHEDULED else now
