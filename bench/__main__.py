@@ -22,10 +22,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import baselines, stages
-from konkurs_platform import stack
-from konkurs_platform.cli import BUILT_SERVICES
+from konkurs_ops import stack
 from konkurs_platform.db import create_pool, migrate_service
 from konkurs_platform.settings import Settings
+from konkurs_platform.spec import discover
 
 console = Console(stderr=True)
 RESULTS = Path(__file__).parent / "results"
@@ -134,8 +134,8 @@ def main() -> None:
     stack.create_topics(s)
 
     async def migrate() -> None:
-        for service in BUILT_SERVICES:
-            await migrate_service(s, service)
+        for spec in discover():
+            await migrate_service(s, spec)
 
     asyncio.run(migrate())
     try:

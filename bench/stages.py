@@ -18,12 +18,12 @@ import asyncpg
 from bench.baselines import payload
 from konkurs_intake.api.bodies import content_json
 from konkurs_intake.demo import SKETCHES, content
-from konkurs_platform import stack
+from konkurs_ops import stack
+from konkurs_ops.processes import Process, free_port, service_env, wait_ready
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import EventStore, Metadata, NewEvent
 from konkurs_platform.outbox import OutboxRelay
-from konkurs_platform.processes import Process, free_port, service_env, wait_ready
 from konkurs_platform.settings import Settings
 
 ACTOR = Actor("bench", "operator")
@@ -231,7 +231,7 @@ async def service_figures(s: Settings, pool: asyncpg.Pool, seconds: float) -> li
     procs = [
         Process("intake-api", ["api", "intake"], env, home),
         Process("intake-relay", ["relay", "intake"], env, home),
-        Process("readside-projector", ["projector"], env, home),
+        Process("readside-projector", ["projector", "readside"], env, home),
     ]
     for p in procs:
         p.start()

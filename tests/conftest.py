@@ -15,10 +15,10 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from konkurs_platform import stack
-from konkurs_platform.cli import BUILT_SERVICES
+from konkurs_ops import stack
 from konkurs_platform.db import create_pool, migrate_service
 from konkurs_platform.settings import Settings
+from konkurs_platform.spec import discover
 
 TEST_PARTITIONS = 6
 
@@ -53,8 +53,8 @@ def settings(servers: Settings) -> Iterator[Settings]:
     stack.create_topics(s)
 
     async def migrate_all() -> None:
-        for service in BUILT_SERVICES:
-            await migrate_service(s, service)
+        for spec in discover():
+            await migrate_service(s, spec)
 
     asyncio.run(migrate_all())
     yield s

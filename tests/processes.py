@@ -1,5 +1,5 @@
 """Waiting for `konkurs` processes from async tests (the processes themselves:
-`konkurs_platform.processes`)."""
+`konkurs_ops.processes`)."""
 
 from __future__ import annotations
 

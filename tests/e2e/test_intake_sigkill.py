@@ -25,10 +25,10 @@ from processes import wait_healthy
 
 from konkurs_intake.api.bodies import content_json
 from konkurs_intake.demo import SKETCHES, content
-from konkurs_platform import stack
+from konkurs_ops import stack
+from konkurs_ops.processes import Process, free_port, service_env
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.envelope import EnvelopeError, decode_envelope
-from konkurs_platform.processes import Process, free_port, service_env
 from konkurs_platform.settings import Settings
 
 pytestmark = pytest.mark.integration

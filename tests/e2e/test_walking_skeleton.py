@@ -24,10 +24,10 @@ from aiokafka import AIOKafkaProducer
 from helpers import read_topic
 from processes import wait_healthy
 
+from konkurs_ops.processes import Process, free_port, service_env
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.deadletter import HEADER_CONSUMER, HEADER_REASON
 from konkurs_platform.envelope import HEADER_EVENT_TYPE
-from konkurs_platform.processes import Process, free_port, service_env
 from konkurs_platform.settings import Settings
 from konkurs_scoring.consumers.intake_events import CALL_ANNOUNCED
 
@@ -44,7 +44,7 @@ def system(settings: Settings, tmp_path: Path) -> Iterator[dict[str, Any]]:
         "api": Process("intake-api", ["api", "intake"], env, tmp_path),
         "relay": Process("intake-relay", ["relay", "intake"], env, tmp_path),
         "worker": Process("scoring-worker", ["worker", "scoring"], env, tmp_path),
-        "projector": Process("readside-projector", ["projector"], env, tmp_path),
+        "projector": Process("readside-projector", ["projector", "readside"], env, tmp_path),
     }
     for p in procs.values():
         p.start()

@@ -16,13 +16,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs.types.v1 import types_pb2
-from konkurs_platform import stack
+from konkurs_ops import stack
 from konkurs_platform.db import migrate, migrations_for
 from konkurs_platform.envelope import Actor, Envelope, decode_envelope, encode_envelope
 from konkurs_platform.projection import Projector
 from konkurs_platform.settings import Settings
 from konkurs_readside.positions import event_partitions, stored_offsets
 from konkurs_readside.projector import create_projector
+from konkurs_readside.spec import SPEC
 
 INTAKE = "intake"
 OPERATOR = Actor(subject="kiri-operator", role="operator")
@@ -50,7 +51,7 @@ async def new_world(settings: Settings, pool: asyncpg.Pool) -> tuple[Settings, s
     stack.create_topics(world)
     schema = f"rs_{run}"
     async with pool.acquire() as conn:
-        await migrate(conn, schema, migrations_for("readside"))
+        await migrate(conn, schema, migrations_for(SPEC))
     return world, schema
 
 

@@ -14,7 +14,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from helpers import event, meta, read_topic
 
-from konkurs_platform import stack
+from konkurs_ops import stack
 from konkurs_platform.envelope import HEADER_EVENT_TYPE, decode_envelope
 from konkurs_platform.eventstore import EventStore
 from konkurs_platform.outbox import OutboxRelay

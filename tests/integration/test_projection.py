@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from helpers import ACTOR, read_topic
 
-from konkurs_platform import stack
+from konkurs_ops import stack
 from konkurs_platform.deadletter import HEADER_REASON
 from konkurs_platform.envelope import Envelope, encode_envelope
 from konkurs_platform.projection import Projector, per_event

@@ -14,7 +14,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from konkurs_platform import stack
+from konkurs_ops import stack
 from konkurs_platform.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ async def test_topics_are_created_once_and_event_topics_are_kept_forever(
     admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
     await admin.start()
     try:
-        assert stack.create_topics(s) == s.all_topics()
+        assert stack.create_topics(s) == stack.system_topics(s)
         assert stack.create_topics(s) == []
         assert stack.create_topics(s, [scratch], partitions=2) == [scratch]
 
@@ -47,7 +47,7 @@ async def test_topics_are_created_once_and_event_topics_are_kept_forever(
         assert len(events["partitions"]) == s.partitions
         assert len(scratch_topic["partitions"]) == 2
         [response] = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name) for name in (*s.all_topics(), scratch)]
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in (*stack.system_topics(s), scratch)]
         )
         retention = {
             resource["resource_name"]: {
@@ -58,10 +58,10 @@ async def test_topics_are_created_once_and_event_topics_are_kept_forever(
             for resource in response.to_object()["resources"]
         }
         forever = {"retention.ms": "-1", "retention.bytes": "-1"}
-        assert all(retention[name] == forever for name in s.all_topics())
+        assert all(retention[name] == forever for name in stack.system_topics(s))
         assert retention[scratch]["retention.ms"] != "-1"
     finally:
-        await admin.delete_topics([*s.all_topics(), scratch])
+        await admin.delete_topics([*stack.system_topics(s), scratch])
         await admin.close()
 
 

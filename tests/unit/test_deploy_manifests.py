@@ -1,9 +1,9 @@
 """The deployment files run what the system needs: every process, every topic, durably.
 
-docker-compose.yml and deploy/k8s are read as plain YAML and held against the Procfile
-(the processes of the local stack) and the platform's settings (topics, partitions,
-ports): a process or topic added to the code but not to a deployment fails here, not in a
-cluster.
+docker-compose.yml, deploy/k8s and the Procfile are read as plain files and held against
+the registered services (`konkurs.services` entry points: their processes, ports and
+topics) and the platform's settings (partitions): a service, process or topic added to the
+code but not to a deployment fails here, not in a cluster.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from konkurs_platform.settings import DEFAULT_PORTS, Settings
+from konkurs_ops.cli import procfile
+from konkurs_ops.stack import system_topics
+from konkurs_platform.settings import Settings
+from konkurs_platform.spec import discover
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -35,16 +38,25 @@ def _load_all(path: Path) -> list[Doc]:
         return [d for d in yaml.safe_load_all(f) if d is not None]
 
 
-def _procfile() -> dict[str, Command]:
-    processes: dict[str, Command] = {}
-    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            processes[name.strip()] = tuple(command.split())
-    return processes
+SPECS = discover()
+# Every long-running process of every registered service, as `konkurs` runs it.
+PROCESSES: dict[str, Command] = {
+    name: ("konkurs", *arguments) for spec in SPECS for name, arguments in spec.processes()
+}
+PORTS = {spec.name: spec.port for spec in SPECS}
 
 
-PROCESSES = _procfile()
+def test_the_procfile_is_generated_from_the_registered_services() -> None:
+    """Regenerate it with `konkurs services --procfile > Procfile`."""
+    assert (ROOT / "Procfile").read_text(encoding="utf-8") == procfile(SPECS)
+
+
+def test_the_services_registered_are_the_service_folders() -> None:
+    """A service folder without a registration would never be run (nor would the reverse)."""
+    declared = (ROOT / "services").glob("*/konkurs_*/spec.py")
+    # The platform's spec.py is the form itself, not a service.
+    folders = {p.parent.parent.name for p in declared} - {"platform"}
+    assert folders == {spec.name for spec in SPECS}
 
 
 def _as_in_procfile(command: list[str]) -> Command:
@@ -123,7 +135,7 @@ def test_every_topic_the_system_uses_is_a_kafka_topic(
     settings = Settings(topic_prefix=config["KONKURS_TOPIC_PREFIX"])
     kafka_topics = _of_kind(manifests, "KafkaTopic")
     topics = {t["spec"].get("topicName", t["metadata"]["name"]) for t in kafka_topics}
-    assert topics == set(settings.all_topics())
+    assert topics == set(system_topics(settings))
 
 
 def test_every_kafka_topic_has_three_replicas_two_in_sync_and_is_kept_forever(
@@ -191,7 +203,7 @@ def test_every_api_probes_readyz_and_healthz_on_its_port_behind_a_service(
     apis = {n: (c, d) for n, (c, d) in _deployments(manifests).items() if c[1] == "api"}
     assert apis.keys() == services.keys()
     for name, (command, deployment) in apis.items():
-        port = DEFAULT_PORTS[command[2]]
+        port = PORTS[command[2]]
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         (container_port,) = container["ports"]
         assert container_port["containerPort"] == port, name
@@ -316,7 +328,7 @@ def test_compose_publishes_each_api_on_its_local_port(compose: Doc) -> None:
     for name, service in _konkurs_services(compose).items():
         command = service["command"]
         if command[:2] == ["konkurs", "api"]:
-            port = DEFAULT_PORTS[command[2]]
+            port = PORTS[command[2]]
             assert service["ports"] == [f"127.0.0.1:{port}:{port}"], name
         else:
             assert "ports" not in service, name

@@ -18,6 +18,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from konkurs_platform.settings import Settings
+from konkurs_platform.spec import ServiceSpec
 
 # What a handler gets: a connection of its own or one lent by a pool.
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -84,10 +85,10 @@ def _package_migrations(package: str, prefix: str) -> list[Migration]:
     ]
 
 
-def migrations_for(service: str) -> list[Migration]:
+def migrations_for(spec: ServiceSpec) -> list[Migration]:
     """The platform migrations followed by the service's own, in order."""
     return _package_migrations("konkurs_platform", "platform/") + _package_migrations(
-        f"konkurs_{service}", f"{service}/"
+        spec.migrations, f"{spec.name}/"
     )
 
 
@@ -132,10 +133,12 @@ async def migrate(conn: Connection, schema: str, migrations: list[Migration]) ->
     return applied
 
 
-async def migrate_service(settings: Settings, service: str, schema: str | None = None) -> list[str]:
-    """Migrate one service's schema (named after the service unless `schema` is given)."""
+async def migrate_service(
+    settings: Settings, spec: ServiceSpec, schema: str | None = None
+) -> list[str]:
+    """Migrate one service's schema (its spec's schema unless `schema` is given)."""
     conn = await asyncpg.connect(settings.dsn)
     try:
-        return await migrate(conn, schema or service, migrations_for(service))
+        return await migrate(conn, schema or spec.schema, migrations_for(spec))
     finally:
         await conn.close()

@@ -6,20 +6,16 @@ Nothing reads `os.environ` anywhere else: tests build a `Settings` value and pas
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
-SERVICES = ("intake", "scoring", "commission", "plans", "readside")
-
-DEFAULT_PORTS = {
-    "readside": 8000,
-    "intake": 8001,
-    "scoring": 8002,
-    "commission": 8003,
-    "plans": 8004,
-}
+# `KONKURS_<SERVICE>_PORT`: a service's HTTP port, overriding the default of its spec.
+_PORT_KEY = re.compile(r"^KONKURS_([A-Z][A-Z0-9]*)_PORT$")
+_NOT_A_SERVICE_PORT = {"KONKURS_PG_PORT"}
 
 DEV_JWT_SECRET = "konkurs-development-secret-do-not-use-in-production"
 
@@ -49,7 +45,8 @@ class Settings:
     jwt_private_key: str | None = None
     max_body_bytes: int = 1 << 20
     max_batch_body_bytes: int = 256 << 20
-    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    # Ports set for particular services; the others listen on their spec's default port.
+    ports: dict[str, int] = field(default_factory=dict)
     log_level: str = "INFO"
 
     @classmethod
@@ -57,11 +54,11 @@ class Settings:
         """Read `KONKURS_*`, `KAFKA_BOOTSTRAP` and `DATABASE_URL` from the environment."""
         e = dict(os.environ if env is None else env)
         s = cls()
-        ports = dict(s.ports)
-        for name in SERVICES:
-            key = f"KONKURS_{name.upper()}_PORT"
-            if key in e:
-                ports[name] = int(e[key])
+        ports = {
+            match.group(1).lower(): int(value)
+            for key, value in e.items()
+            if key not in _NOT_A_SERVICE_PORT and (match := _PORT_KEY.match(key)) and value
+        }
 
         def get(key: str, default: str | None) -> str | None:
             value = e.get(key)
@@ -123,9 +120,14 @@ class Settings:
     def deadletter_topic(self) -> str:
         return self.topic("deadletter.v1")
 
-    def all_topics(self) -> list[str]:
-        """Every topic the system uses, in creation order."""
-        return [self.events_topic(s) for s in SERVICES] + [
+    def port(self, service: str, default: int) -> int:
+        """The HTTP port of `service`: set in the environment, or its spec's `default`."""
+        return self.ports.get(service, default)
+
+    def all_topics(self, producers: Iterable[str]) -> list[str]:
+        """Every topic the system uses, in creation order: the events of each producing
+        service, the analytics feed and the dead letters."""
+        return [self.events_topic(s) for s in producers] + [
             self.analytics_topic,
             self.deadletter_topic,
         ]

@@ -105,7 +105,9 @@ class ServiceSpec:
         if self.relay:
             out.append((f"{self.name}-relay", ["relay", self.name]))
         for w in self.workers:
-            out.append((f"{self.name}-{w.name}", ["worker", self.name, w.name]))
+            # A lone worker needs no name on the command line.
+            named = [w.name] if len(self.workers) > 1 else []
+            out.append((f"{self.name}-{w.name}", ["worker", self.name, *named]))
         if self.projector is not None:
             out.append((f"{self.name}-projector", ["projector", self.name]))
         return out
@@ -147,4 +149,3 @@ def by_name(specs: Iterable[ServiceSpec], name: str) -> ServiceSpec:
     if name not in table:
         raise LookupError(f"unknown service {name!r}; registered: {', '.join(sorted(table))}")
     return table[name]
-

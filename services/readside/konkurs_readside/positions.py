@@ -10,7 +10,8 @@ from aiokafka.client import AIOKafkaClient
 
 from konkurs_platform.db import Connection
 from konkurs_platform.projection import OffsetTable
-from konkurs_platform.settings import SERVICES, Settings
+from konkurs_platform.settings import Settings
+from konkurs_platform.spec import discover
 
 # The offset set of the live projector in `<schema>.projection_offsets`. One set for every
 # read model and the audit log: they are written in the same transaction, so they are always
@@ -19,8 +20,9 @@ PROJECTOR = "readside"
 
 
 def event_topics(settings: Settings) -> list[str]:
-    """`konkurs.<service>.events.v1` of every service, built or still to come."""
-    return [settings.events_topic(s) for s in SERVICES]
+    """`konkurs.<service>.events.v1` of every registered service that publishes events: a
+    service added later is projected (and audited) without a change here."""
+    return [settings.events_topic(s.name) for s in discover() if s.relay]
 
 
 async def event_partitions(settings: Settings) -> list[TopicPartition]:

@@ -36,6 +36,7 @@ from konkurs_platform.settings import Settings
 from konkurs_readside.positions import event_partitions, stored_offsets
 from konkurs_readside.projections import PROJECTIONS, Projection
 from konkurs_readside.projector import SCHEMA, project
+from konkurs_readside.spec import SPEC
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ async def rebuild(
     retired = check_schema_name(f"{schema}_old_{suffix}")
     partitions = await event_partitions(settings)
     async with pool.acquire() as conn:
-        await migrate(conn, target, migrations_for("readside"))
+        await migrate(conn, target, migrations_for(SPEC))
     # No group: the replay must not join (and rebalance) the live projector's group.
     consumer = make_consumer(settings, group_id=None, max_poll_records=5000)
     await consumer.start()

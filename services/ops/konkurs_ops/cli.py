@@ -3,20 +3,22 @@
 konkurs up | down | status          the whole local system (Kafka, PostgreSQL, services)
 konkurs stack fetch | up | down     only Kafka and PostgreSQL
 konkurs migrate | topics create     prepare the database schemas and Kafka topics
+konkurs services [--procfile]       the registered services and their processes
 konkurs api SERVICE                 a service's HTTP API
 konkurs relay SERVICE               a service's outbox relay
-konkurs worker SERVICE              a service's faust consumer worker
-konkurs projector                   the readside projector
-konkurs projections rebuild [NAME]  replay the read models from offset 0 and swap them in
-konkurs audit verify                recompute the audit hash chain, report the first broken link
+konkurs worker SERVICE [NAME]       a service's faust consumer worker
+konkurs projector SERVICE           a service's projector (the readside's read models)
 konkurs token --role ROLE ...       mint a development token
+
+Services add commands of their own (the readside: `projections rebuild`, `audit verify`).
+Services are found through the `konkurs.services` entry points (`konkurs_platform.spec`):
+nothing here names one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import os
 import signal
@@ -25,23 +27,19 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from konkurs_platform.settings import REPO_ROOT, Settings
-
-# Services whose code exists; commission and plans join this list when they are built.
-BUILT_SERVICES = ("intake", "scoring", "readside")
-RELAYED_SERVICES = ("intake",)
-WORKER_SERVICES = ("scoring",)
+from konkurs_platform.spec import ServiceSpec, by_name, discover, in_dependency_order
 
 log = logging.getLogger("konkurs")
 
 
-def _bootstrap(service: str) -> ModuleType:
-    if service not in BUILT_SERVICES:
-        raise SystemExit(f"unknown service {service!r}; built: {', '.join(BUILT_SERVICES)}")
-    return importlib.import_module(f"konkurs_{service}.bootstrap")
+def _spec(service: str) -> ServiceSpec:
+    try:
+        return by_name(discover(), service)
+    except LookupError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
@@ -62,9 +60,12 @@ def cmd_api(s: Settings, args: argparse.Namespace) -> None:
 
     from konkurs_platform.logs import configure_logging
 
-    configure_logging(s.log_level, args.service)
-    app = _bootstrap(args.service).create_app(s)
-    port = args.port or s.ports[args.service]
+    spec = _spec(args.service)
+    if spec.api is None:
+        raise SystemExit(f"{spec.name} has no HTTP API")
+    configure_logging(s.log_level, spec.name)
+    app = spec.api.load()(s)
+    port = args.port or s.port(spec.name, spec.port)
     uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False)
 
 
@@ -72,20 +73,28 @@ def cmd_relay(s: Settings, args: argparse.Namespace) -> None:
     from konkurs_platform.logs import configure_logging
     from konkurs_platform.outbox import OutboxRelay
 
-    configure_logging(s.log_level, f"{args.service}-relay")
-    if args.service not in RELAYED_SERVICES:
-        raise SystemExit(f"{args.service} has no outbox relay")
-    relay = OutboxRelay(s, args.service)
+    spec = _spec(args.service)
+    if not spec.relay:
+        raise SystemExit(f"{spec.name} has no outbox relay")
+    configure_logging(s.log_level, f"{spec.name}-relay")
+    relay = OutboxRelay(s, spec.schema)
     _run_until_signal(relay.run)
 
 
 def cmd_worker(s: Settings, args: argparse.Namespace) -> None:
     from konkurs_platform.logs import configure_logging
 
-    configure_logging(s.log_level, f"{args.service}-worker")
-    if args.service not in WORKER_SERVICES:
-        raise SystemExit(f"{args.service} has no worker")
-    app = _bootstrap(args.service).create_worker(s)
+    spec = _spec(args.service)
+    workers = {w.name: w for w in spec.workers}
+    if not workers:
+        raise SystemExit(f"{spec.name} has no worker")
+    if args.name is None and len(workers) > 1:
+        raise SystemExit(f"{spec.name} has several workers; name one of {', '.join(workers)}")
+    worker = workers.get(args.name or next(iter(workers)))
+    if worker is None:
+        raise SystemExit(f"{spec.name} has no worker {args.name!r}; it has {', '.join(workers)}")
+    configure_logging(s.log_level, f"{spec.name}-{worker.name}")
+    app = worker.create.load()(s)
     # faust's Worker installs its own signal handlers and runs until SIGTERM/SIGINT.
     from faust.worker import Worker
 
@@ -95,99 +104,33 @@ def cmd_worker(s: Settings, args: argparse.Namespace) -> None:
 def cmd_projector(s: Settings, args: argparse.Namespace) -> None:
     from konkurs_platform.logs import configure_logging
 
-    configure_logging(s.log_level, "readside-projector")
-    _run_until_signal(lambda stop: _bootstrap("readside").run_projector(s, stop))
-
-
-def cmd_projections(s: Settings, args: argparse.Namespace) -> None:
-    from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
-    from rich.text import Text
-
-    from konkurs_platform.db import create_pool
-    from konkurs_platform.logs import configure_logging
-    from konkurs_readside.rebuild import rebuild, select_projections
-
-    class Rate(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            return Text(f"{task.speed or 0:,.0f} events/s")
-
-    configure_logging("WARNING", "readside-rebuild")
-    try:
-        names = [p.name for p in select_projections(args.names)]
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-
-    async def main() -> None:
-        pool = await create_pool(s, max_size=2)
-        try:
-            columns = (
-                TextColumn("rebuilding " + ", ".join(names)),
-                BarColumn(),
-                TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
-                Rate(),
-            )
-            with Progress(*columns, transient=False) as progress:
-                task = progress.add_task("rebuild", total=None)
-                report = await rebuild(
-                    s,
-                    pool,
-                    names=names,
-                    schema=args.schema,
-                    progress=lambda done, total: progress.update(task, completed=done, total=total),
-                )
-        finally:
-            await pool.close()
-        print(
-            f"rebuilt {', '.join(report.projections)}: {report.events:,} events in "
-            f"{report.seconds:.1f} s ({report.rate:,.0f} events/s); "
-            f"{report.skipped_unapplicable} could not be applied (dead-lettered when live)",
-            file=sys.stderr,
-        )
-
-    asyncio.run(main())
-
-
-def cmd_audit(s: Settings, args: argparse.Namespace) -> None:
-    import asyncpg
-
-    from konkurs_readside.audit import verify
-
-    async def main() -> bool:
-        conn = await asyncpg.connect(s.dsn)
-        try:
-            outcome = await verify(conn, args.schema)
-        finally:
-            await conn.close()
-        if outcome.ok:
-            print(f"audit chain intact: {outcome.checked:,} links verified")
-        else:
-            print(
-                f"audit chain BROKEN at link {outcome.broken_at}: {outcome.reason} "
-                f"({outcome.checked:,} links before it verified)"
-            )
-        return outcome.ok
-
-    if not asyncio.run(main()):
-        raise SystemExit(1)
+    spec = _spec(args.service)
+    if spec.projector is None:
+        raise SystemExit(f"{spec.name} has no projector")
+    configure_logging(s.log_level, f"{spec.name}-projector")
+    run = spec.projector.load()
+    _run_until_signal(lambda stop: run(s, stop))
 
 
 def cmd_migrate(s: Settings, args: argparse.Namespace) -> None:
     from konkurs_platform.db import migrate_service
 
+    # Unknown names are refused before anything touches the database.
+    specs = [_spec(name) for name in args.services] if args.services else discover()
+
     async def main() -> None:
-        for service in args.services or BUILT_SERVICES:
-            _bootstrap(service)  # refuses an unknown service before touching the database
-            applied = await migrate_service(s, service)
-            print(f"{service}: {len(applied)} migration(s) applied", file=sys.stderr)
+        for spec in specs:
+            applied = await migrate_service(s, spec)
+            print(f"{spec.name}: {len(applied)} migration(s) applied", file=sys.stderr)
 
     asyncio.run(main())
 
 
 def cmd_topics(s: Settings, args: argparse.Namespace) -> None:
-    from konkurs_platform import stack
+    from konkurs_ops import stack
 
     created = stack.create_topics(s)
-    print(f"topics: {len(created)} created, {len(s.all_topics())} in all", file=sys.stderr)
+    print(f"topics: {len(created)} created, {len(stack.system_topics(s))} in all", file=sys.stderr)
 
 
 def cmd_token(s: Settings, args: argparse.Namespace) -> None:
@@ -207,7 +150,7 @@ def cmd_token(s: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_stack(s: Settings, args: argparse.Namespace) -> None:
-    from konkurs_platform import stack
+    from konkurs_ops import stack
 
     if args.action == "fetch":
         print(stack.fetch_kafka(s), file=sys.stderr)
@@ -219,7 +162,7 @@ def cmd_stack(s: Settings, args: argparse.Namespace) -> None:
 
 
 def _stack_up(s: Settings) -> None:
-    from konkurs_platform import stack
+    from konkurs_ops import stack
 
     stack.fetch_kafka(s)
     pg = stack.start_postgres(s)
@@ -229,6 +172,31 @@ def _stack_up(s: Settings) -> None:
 
 def _procfile() -> Path:
     return REPO_ROOT / "Procfile"
+
+
+def procfile(specs: list[ServiceSpec]) -> str:
+    """The Procfile of the registered services: one line per long-running process."""
+    lines = [
+        "# Generated from the registered services: `konkurs services --procfile > Procfile`.",
+    ]
+    lines += [
+        f"{name}: konkurs {' '.join(arguments)}"
+        for spec in specs
+        for name, arguments in spec.processes()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_services(s: Settings, args: argparse.Namespace) -> None:
+    specs = discover()
+    if args.procfile:
+        print(procfile(specs), end="")
+        return
+    for spec in specs:
+        port = f"port {s.port(spec.name, spec.port)}" if spec.api is not None else "no HTTP API"
+        print(f"{spec.name:<10} {port:<12} {spec.summary}")
+        for name, arguments in spec.processes():
+            print(f"  {name:<22} konkurs {' '.join(arguments)}")
 
 
 def _honcho_pid(s: Settings) -> Path:
@@ -267,17 +235,19 @@ def cmd_up(s: Settings, args: argparse.Namespace) -> None:
         )
         pid_file.write_text(str(proc.pid))
     _wait_ready(s, timeout=args.timeout)
-    for service in BUILT_SERVICES:
-        module = _bootstrap(service)
-        if hasattr(module, "load_demo"):
-            asyncio.run(module.load_demo(s))
+    # Producers first: a service's demo may wait for the events of another's.
+    for spec in in_dependency_order(discover()):
+        if spec.demo is not None:
+            print(f"loading the demo data of {spec.name}", file=sys.stderr)
+            asyncio.run(spec.demo.load()(s))
     print("\nkonkurs is up:", file=sys.stderr)
-    for service in BUILT_SERVICES:
-        port = s.ports[service]
-        print(
-            f"  {service:<10} http://localhost:{port}   docs http://localhost:{port}/docs",
-            file=sys.stderr,
-        )
+    for spec in discover():
+        if spec.api is not None:
+            port = s.port(spec.name, spec.port)
+            print(
+                f"  {spec.name:<10} http://localhost:{port}   docs http://localhost:{port}/docs",
+                file=sys.stderr,
+            )
     print(f"  kafka      {s.kafka_bootstrap}\n  postgres   {s.dsn}", file=sys.stderr)
     print(f"  logs       {s.home / 'logs'}  (make logs)\n  stop       make stop", file=sys.stderr)
 
@@ -291,9 +261,13 @@ def _alive(pid_file: Path) -> bool:
 
 
 def _wait_ready(s: Settings, timeout: float) -> None:
-    from konkurs_platform.processes import wait_ready
+    from konkurs_ops.processes import wait_ready
 
-    urls = [f"http://127.0.0.1:{s.ports[service]}/readyz" for service in BUILT_SERVICES]
+    urls = [
+        f"http://127.0.0.1:{s.port(spec.name, spec.port)}/readyz"
+        for spec in discover()
+        if spec.api is not None
+    ]
     try:
         wait_ready(urls, timeout)
     except TimeoutError as exc:
@@ -301,7 +275,7 @@ def _wait_ready(s: Settings, timeout: float) -> None:
 
 
 def cmd_down(s: Settings, args: argparse.Namespace) -> None:
-    from konkurs_platform import stack
+    from konkurs_ops import stack
 
     pid_file = _honcho_pid(s)
     if _alive(pid_file):
@@ -321,7 +295,7 @@ def cmd_down(s: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_status(s: Settings, args: argparse.Namespace) -> None:
-    from konkurs_platform import stack
+    from konkurs_ops import stack
 
     print(f"kafka      {'up' if stack.kafka_running(s) else 'down'}")
     print(f"postgres   {'up' if stack.postgres_running(s) else 'down'}")
@@ -345,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_stack)
 
     mg = sub.add_parser("migrate", help="apply database migrations")
-    mg.add_argument("services", nargs="*", help=f"default: {' '.join(BUILT_SERVICES)}")
+    mg.add_argument("services", nargs="*", help="default: every registered service")
     mg.set_defaults(func=cmd_migrate)
 
     tp = sub.add_parser("topics", help="create the Kafka topics")
@@ -353,31 +327,27 @@ def build_parser() -> argparse.ArgumentParser:
     tp.set_defaults(func=cmd_topics)
 
     api = sub.add_parser("api", help="run a service's HTTP API")
-    api.add_argument("service", choices=BUILT_SERVICES)
+    api.add_argument("service")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int)
     api.set_defaults(func=cmd_api)
 
     rl = sub.add_parser("relay", help="run a service's outbox relay")
-    rl.add_argument("service", choices=RELAYED_SERVICES)
+    rl.add_argument("service")
     rl.set_defaults(func=cmd_relay)
 
     wk = sub.add_parser("worker", help="run a service's faust worker")
-    wk.add_argument("service", choices=WORKER_SERVICES)
+    wk.add_argument("service")
+    wk.add_argument("name", nargs="?", help="which worker, when the service has several")
     wk.set_defaults(func=cmd_worker)
 
-    sub.add_parser("projector", help="run the readside projector").set_defaults(func=cmd_projector)
+    pr = sub.add_parser("projector", help="run a service's projector")
+    pr.add_argument("service")
+    pr.set_defaults(func=cmd_projector)
 
-    pj = sub.add_parser("projections", help="operate the readside read models")
-    pj.add_argument("action", choices=["rebuild"])
-    pj.add_argument("names", nargs="*", metavar="NAME", help="read models (default: all)")
-    pj.add_argument("--schema", default="readside", help=argparse.SUPPRESS)
-    pj.set_defaults(func=cmd_projections)
-
-    au = sub.add_parser("audit", help="the audit trail")
-    au.add_argument("action", choices=["verify"])
-    au.add_argument("--schema", default="readside", help=argparse.SUPPRESS)
-    au.set_defaults(func=cmd_audit)
+    sv = sub.add_parser("services", help="the registered services and their processes")
+    sv.add_argument("--procfile", action="store_true", help="print the Procfile they make")
+    sv.set_defaults(func=cmd_services)
 
     tk = sub.add_parser("token", help="mint a development token")
     tk.add_argument("--role", required=True)
@@ -386,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     tk.add_argument("--sub", help="subject (user name); defaults to the role")
     tk.add_argument("--hours", type=float, default=12.0)
     tk.set_defaults(func=cmd_token)
+
+    for spec in discover():
+        if spec.commands is not None:
+            spec.commands.load()(sub)
     return p
 
 

@@ -39,6 +39,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from konkurs_platform.settings import REPO_ROOT, Settings
+from konkurs_platform.spec import discover
 
 log = logging.getLogger(__name__)
 
@@ -204,23 +205,29 @@ def kafka_running(s: Settings) -> bool:
     return _kafka_pid(s) is not None
 
 
+def system_topics(s: Settings) -> list[str]:
+    """Every topic of the registered services (the events of those with a relay), the
+    analytics feed and the dead letters: the legal record, retained forever."""
+    return s.all_topics(spec.name for spec in discover() if spec.relay)
+
+
 def create_topics(
     s: Settings, names: list[str] | None = None, partitions: int | None = None
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names of those created.
 
-    `names` defaults to `s.all_topics()`, `partitions` to `s.partitions`. The topics of
-    `s.all_topics()` (events, analytics, dead letters) are retained forever; any other name
-    gets the broker's defaults. Replication factor 1: this is the one-node local stack.
+    `names` defaults to `system_topics(s)`, `partitions` to `s.partitions`. The system's
+    topics (events, analytics, dead letters) are retained forever; any other name gets the
+    broker's defaults. Replication factor 1: this is the one-node local stack.
     """
-    wanted = list(dict.fromkeys(s.all_topics() if names is None else names))
+    wanted = list(dict.fromkeys(system_topics(s) if names is None else names))
     return _run_coroutine(
         _create_topics(s, wanted, s.partitions if partitions is None else partitions)
     )
 
 
 async def _create_topics(s: Settings, names: list[str], partitions: int) -> list[str]:
-    forever = set(s.all_topics())
+    forever = set(system_topics(s))
     admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, client_id="konkurs-stack")
     await admin.start()
     try:
@@ -264,7 +271,7 @@ def delete_topics_with_prefix(s: Settings, prefix: str) -> list[str]:
     Test runs create topics under a prefix of their own; deleting them at the end keeps the
     broker's partition count, and with it its start-up time, from growing run after run.
     """
-    if any(topic.startswith(prefix) for topic in Settings().all_topics()):
+    if any(topic.startswith(prefix) for topic in system_topics(Settings())):
         raise ValueError(f"refusing to delete the system's own topics (prefix {prefix!r})")
     return _run_coroutine(_delete_topics_with_prefix(s, prefix))
 
@@ -338,7 +345,7 @@ def _write_server_properties(s: Settings, host: str, port: int) -> Path:
     kafka_dir = _kafka_dir(s)
     path = kafka_dir / "server.properties"
     path.write_text(f"""\
-# Written by konkurs_platform.stack on every start, from Settings: change those, not this.
+# Written by konkurs_ops.stack on every start, from Settings: change those, not this.
 # One process is both the KRaft controller and the only broker.
 process.roles=broker,controller
 node.id=1
@@ -796,7 +803,7 @@ def _write_postgres_config(s: Settings, account: pwd.struct_passwd | None) -> No
     takes), and include them from the postgresql.conf that initdb wrote."""
     data = _pg_data(s)
     (data / "konkurs.conf").write_text(f"""\
-# Written by konkurs_platform.stack on every start, from Settings: change those, not this.
+# Written by konkurs_ops.stack on every start, from Settings: change those, not this.
 listen_addresses = '127.0.0.1'
 port = {s.pg_port}
 unix_socket_directories = '{_pg_run(s)}'
@@ -830,7 +837,7 @@ log_lock_waits = on
 """)
     # Trust, but only from this machine: the server listens on 127.0.0.1 alone.
     (data / "pg_hba.conf").write_text(
-        "# Written by konkurs_platform.stack on every start.\n"
+        "# Written by konkurs_ops.stack on every start.\n"
         "local all all trust\n"
         "host all all 127.0.0.1/32 trust\n"
     )
@@ -838,7 +845,7 @@ log_lock_waits = on
     include = "include = 'konkurs.conf'\n"
     if include not in main_conf.read_text():
         with main_conf.open("a") as conf:
-            conf.write("\n# Added by konkurs_platform.stack: our settings win.\n" + include)
+            conf.write("\n# Added by konkurs_ops.stack: our settings win.\n" + include)
     if account is not None:
         for name in ("konkurs.conf", "pg_hba.conf", "postgresql.conf"):
             os.chown(data / name, account.pw_uid, account.pw_gid)

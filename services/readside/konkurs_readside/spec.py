@@ -1,0 +1,17 @@
+"""The readside as the platform and the tooling see it (registered in pyproject.toml under
+the `konkurs.services` entry points).
+
+It projects the events of every registered service that publishes any
+(`konkurs_readside.positions.event_topics`), so it names none of them here.
+"""
+
+from konkurs_platform.spec import Ref, ServiceSpec
+
+SPEC = ServiceSpec(
+    name="readside",
+    port=8000,
+    summary="read models, the audit trail and exports of every service's events",
+    api=Ref("konkurs_readside.bootstrap:create_app"),
+    projector=Ref("konkurs_readside.bootstrap:run_projector"),
+    commands=Ref("konkurs_readside.commands:register"),
+)
