@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _correlation_id: ContextVar[str | None] = ContextVar("konkurs_correlation_id", default=None)
+_request_id: ContextVar[str | None] = ContextVar("konkurs_request_id", default=None)
 
 # Attributes every LogRecord has; anything else on a record came from `extra`. uvicorn's
 # `color_message` (the message with terminal colour codes) is left out too.
@@ -50,6 +51,21 @@ def bind_correlation_id(value: str) -> Iterator[str]:
         _correlation_id.reset(token)
 
 
+def get_request_id() -> str | None:
+    """The id of the HTTP request being handled in the current context, if any."""
+    return _request_id.get()
+
+
+@contextmanager
+def bind_request_id(value: str) -> Iterator[str]:
+    """Bind `value` as the current request's id for the duration of the block."""
+    token = _request_id.set(value)
+    try:
+        yield value
+    finally:
+        _request_id.reset(token)
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object: ts, level, logger, msg, service, correlation_id,
     the record's `extra` fields, and `exc` (the traceback) when there is one."""
@@ -74,6 +90,8 @@ class JsonFormatter(logging.Formatter):
             # the context that handled its request (a background task, a relay batch).
             correlation_id=entry.get("correlation_id") or get_correlation_id(),
         )
+        if (request_id := get_request_id()) is not None:
+            entry.setdefault("request_id", request_id)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         if record.stack_info:

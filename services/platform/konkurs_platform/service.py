@@ -21,7 +21,7 @@ from konkurs_platform.idempotency import (
     check_key,
     request_fingerprint,
 )
-from konkurs_platform.logs import get_correlation_id
+from konkurs_platform.logs import get_correlation_id, get_request_id
 from konkurs_platform.problems import BAD_REQUEST, FieldError, Problem, ProblemType
 from konkurs_platform.settings import Settings
 from konkurs_platform.web import version_conflict
@@ -59,10 +59,13 @@ def kafka_check(settings: Settings) -> Callable[[], Awaitable[None]]:
 
 
 def command_metadata(principal: Principal, *, imported: bool = False) -> Metadata:
-    """Who acts, and the conversation the request belongs to, for the events it appends."""
+    """Who acts, the conversation the request belongs to, and the request itself as the
+    cause, for the events it appends."""
+    request_id = get_request_id()
     return Metadata(
         actor=principal.actor(),
         correlation_id=get_correlation_id() or str(uuid.uuid4()),
+        causation_id=f"request:{request_id}" if request_id else None,
         imported=imported,
     )
 

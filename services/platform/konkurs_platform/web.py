@@ -48,7 +48,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
 from konkurs_platform.auth import TokenVerifier
-from konkurs_platform.logs import bind_correlation_id
+from konkurs_platform.logs import bind_correlation_id, bind_request_id
 from konkurs_platform.problems import (
     BAD_REQUEST,
     CONTENT_TOO_LARGE,
@@ -70,6 +70,9 @@ from konkurs_platform.settings import Settings
 log = logging.getLogger("konkurs.http")
 
 CORRELATION_HEADER = "X-Correlation-ID"
+# Each request's own id: answered in this header, logged with the request, and recorded as
+# the `causation_id` of the events the request appends ("request:<id>").
+REQUEST_ID_HEADER = "X-Request-ID"
 READY_TIMEOUT = 2.0  # seconds; an orchestrator's probe usually gives up after a few more
 
 ReadyCheck = Callable[[], Awaitable[None]]
@@ -276,6 +279,9 @@ class RequestContextMiddleware:
         correlation_id = (
             supplied if supplied and _CORRELATION_ID.fullmatch(supplied) else str(uuid.uuid4())
         )
+        # Made here, never taken from the client: it names this request in the logs and as
+        # the cause of its events, so it must be unique.
+        request_id = str(uuid.uuid4())
         # Matched before the app runs: routing rewrites the scope (mounts change its path).
         route = _route_for(self.router_routes(), scope)
         template = route.path_format if route is not None else None
@@ -287,10 +293,12 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message).append(CORRELATION_HEADER, correlation_id)
+                headers = MutableHeaders(scope=message)
+                headers.append(CORRELATION_HEADER, correlation_id)
+                headers.append(REQUEST_ID_HEADER, request_id)
             await send(message)
 
-        with bind_correlation_id(correlation_id):
+        with bind_correlation_id(correlation_id), bind_request_id(request_id):
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception:
