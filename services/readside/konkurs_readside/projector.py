@@ -26,6 +26,7 @@ from konkurs_platform.settings import Settings
 from konkurs_readside import audit
 from konkurs_readside.positions import PROJECTOR, event_topics
 from konkurs_readside.projections import PROJECTIONS, Projection
+from konkurs_readside.storable import storable_envelope
 
 SCHEMA = "readside"
 
@@ -52,8 +53,11 @@ async def project(
     ]
 
     async def apply(conn: Connection, batch: Sequence[audit.Received]) -> None:
+        # The read models get envelopes they can store (see `storable`); the audit log keeps
+        # the exact bytes.
+        envelopes = [storable_envelope(r.envelope) for r in batch]
         for p in projections:
-            events = [r.envelope for r in batch if r.envelope.event_type in p.event_types]
+            events = [e for e in envelopes if e.event_type in p.event_types]
             if events:
                 await p.apply(conn, schema, events)
 

@@ -24,6 +24,9 @@ class Projection:
     `apply` gets the batch's events of `event_types` in consumption order (each stream's
     events in version order, since a stream lives on one partition) and writes them into
     `schema`; it must be idempotent per event, because the relay may publish an event twice.
+    The envelopes' own strings are storable already; payloads are decoded with
+    `konkurs_readside.storable.decode_storable`, so that no string a producer may legally
+    emit keeps an event out of the read model.
     """
 
     name: str

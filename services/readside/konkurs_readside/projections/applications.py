@@ -20,6 +20,7 @@ from google.protobuf.json_format import MessageToDict
 from konkurs.intake.v1 import application_pb2, events_pb2
 from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
+from konkurs_readside.storable import decode_storable
 
 APPLICATION_SUBMITTED = events_pb2.ApplicationSubmitted.DESCRIPTOR.full_name
 APPLICATION_AMENDED = events_pb2.ApplicationAmended.DESCRIPTOR.full_name
@@ -203,7 +204,7 @@ _MESSAGES: dict[str, Any] = {
 
 
 def _decode(e: Envelope) -> Any:
-    return _MESSAGES[e.event_type].FromString(e.payload)
+    return decode_storable(_MESSAGES[e.event_type], e.payload)
 
 
 async def apply_batch(conn: Connection, schema: str, events: Sequence[Envelope]) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC
 from konkurs.intake.v1 import call_pb2, events_pb2
 from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
+from konkurs_readside.storable import decode_storable
 
 CALL_ANNOUNCED = events_pb2.CallAnnounced.DESCRIPTOR.full_name
 CALL_AMENDED = events_pb2.CallAmended.DESCRIPTOR.full_name
@@ -19,17 +20,17 @@ CALL_CLOSED = events_pb2.CallClosed.DESCRIPTOR.full_name
 
 
 async def on_call_announced(conn: Connection, schema: str, e: Envelope) -> None:
-    msg = events_pb2.CallAnnounced.FromString(e.payload)
+    msg = decode_storable(events_pb2.CallAnnounced, e.payload)
     await _upsert(conn, schema, e, msg.call_id, msg.call, "announced")
 
 
 async def on_call_amended(conn: Connection, schema: str, e: Envelope) -> None:
-    msg = events_pb2.CallAmended.FromString(e.payload)
+    msg = decode_storable(events_pb2.CallAmended, e.payload)
     await _upsert(conn, schema, e, msg.call_id, msg.call, "announced")
 
 
 async def on_call_closed(conn: Connection, schema: str, e: Envelope) -> None:
-    msg = events_pb2.CallClosed.FromString(e.payload)
+    msg = decode_storable(events_pb2.CallClosed, e.payload)
     await conn.execute(
         f"""UPDATE {schema}.calls
             SET status = 'closed', closed_at = $2, stream_version = $3, last_event_id = $4
