@@ -1,6 +1,7 @@
 """The `konkurs` command: run the system's processes and operate it.
 
 konkurs up | down | status          the whole local system (Kafka, PostgreSQL, services)
+konkurs supervise                   every service's processes, restarted when one dies
 konkurs stack fetch | up | down     only Kafka and PostgreSQL
 konkurs migrate | topics create     prepare the database schemas and Kafka topics
 konkurs services [--procfile]       the registered services and their processes
@@ -170,10 +171,6 @@ def _stack_up(s: Settings) -> None:
     print(f"PostgreSQL ready ({pg:.1f} s), Kafka ready ({kafka:.1f} s)", file=sys.stderr)
 
 
-def _procfile() -> Path:
-    return REPO_ROOT / "Procfile"
-
-
 def procfile(specs: list[ServiceSpec]) -> str:
     """The Procfile of the registered services: one line per long-running process."""
     lines = [
@@ -199,40 +196,48 @@ def cmd_services(s: Settings, args: argparse.Namespace) -> None:
             print(f"  {name:<22} konkurs {' '.join(arguments)}")
 
 
-def _honcho_pid(s: Settings) -> Path:
-    return s.home / "run" / "honcho.pid"
+def _supervisor_pid(s: Settings) -> Path:
+    return s.home / "run" / "supervisor.pid"
+
+
+def _supervisor_state(s: Settings) -> Path:
+    return s.home / "run" / "processes.json"
+
+
+def cmd_supervise(s: Settings, args: argparse.Namespace) -> None:
+    """Run every registered service's processes in the foreground, restarting the dead."""
+    from konkurs_ops.supervisor import Supervisor, child_env, processes_of
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(message)s"
+    )
+    state = _supervisor_state(s)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    Supervisor(processes_of(discover()), s.home / "logs", state, child_env()).run()
 
 
 def cmd_up(s: Settings, args: argparse.Namespace) -> None:
+    from konkurs_ops.supervisor import child_env
+
     _stack_up(s)
     cmd_topics(s, args)
     cmd_migrate(s, argparse.Namespace(services=None))
-    pid_file = _honcho_pid(s)
+    pid_file = _supervisor_pid(s)
     if _alive(pid_file):
         print("services already running", file=sys.stderr)
     else:
         logs = s.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         pid_file.parent.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env["PYTHONUNBUFFERED"] = "1"
-        out = (logs / "services.log").open("ab")
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "honcho"),
-                "start",
-                "-f",
-                str(_procfile()),
-                "-d",
-                str(REPO_ROOT),
-                "--no-colour",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+        with (logs / "supervisor.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "konkurs"), "supervise"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
+                cwd=REPO_ROOT,
+                start_new_session=True,
+            )
         pid_file.write_text(str(proc.pid))
     _wait_ready(s, timeout=args.timeout)
     # Producers first: a service's demo may wait for the events of another's.
@@ -277,11 +282,12 @@ def _wait_ready(s: Settings, timeout: float) -> None:
 def cmd_down(s: Settings, args: argparse.Namespace) -> None:
     from konkurs_ops import stack
 
-    pid_file = _honcho_pid(s)
+    pid_file = _supervisor_pid(s)
     if _alive(pid_file):
+        # The supervisor stops its children (SIGTERM, then SIGKILL after a grace period).
         pid = int(pid_file.read_text())
-        os.killpg(pid, signal.SIGTERM)
-        for _ in range(100):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(150):
             if not _alive(pid_file):
                 break
             time.sleep(0.2)
@@ -299,7 +305,14 @@ def cmd_status(s: Settings, args: argparse.Namespace) -> None:
 
     print(f"kafka      {'up' if stack.kafka_running(s) else 'down'}")
     print(f"postgres   {'up' if stack.postgres_running(s) else 'down'}")
-    print(f"services   {'up' if _alive(_honcho_pid(s)) else 'down'}")
+    from konkurs_ops.supervisor import read_state
+
+    running = _alive(_supervisor_pid(s))
+    print(f"services   {'up' if running else 'down'}")
+    if running:
+        for child in read_state(_supervisor_state(s)):
+            restarts = f", {child['restarts']} restart(s)" if child["restarts"] else ""
+            print(f"  {child['name']:<22} {child['state']}{restarts}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything, keep the data").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
+    sub.add_parser(
+        "supervise", help="run every service's processes here, restarting any that dies"
+    ).set_defaults(func=cmd_supervise)
 
     st = sub.add_parser("stack", help="only Kafka and PostgreSQL")
     st.add_argument("action", choices=["fetch", "up", "down"])
