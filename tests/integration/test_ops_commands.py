@@ -3,11 +3,13 @@ with and without a terminal, on this test run's database and topics."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pty
 import subprocess
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from konkurs_ops.processes import KONKURS, service_env
@@ -99,3 +101,54 @@ def test_an_unknown_service_is_refused_by_name(settings: Settings, tmp_path: Pat
     code, output = konkurs(settings, tmp_path, "relay", "no-such-service")
     assert code != 0
     assert "unknown service 'no-such-service'" in output and "Traceback" not in output
+
+
+def test_a_service_added_outside_the_platform_is_run_and_migrated(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """What docs/adding-a-service.md promises: a package with a spec and an entry point is
+    listed, given processes and migrated, with nothing changed in the platform or tooling."""
+    package = tmp_path / "konkurs_toy"
+    (package / "migrations").mkdir(parents=True)
+    (package / "__init__.py").write_text('"""A toy service."""\n')
+    (package / "migrations" / "0001_toys.sql").write_text(
+        "CREATE TABLE {schema}.toys (toy_id text PRIMARY KEY);\n"
+    )
+    (package / "spec.py").write_text(
+        "from konkurs_platform.spec import Ref, ServiceSpec\n"
+        "SPEC = ServiceSpec(name='toy', port=8099, summary='a toy', relay=True,\n"
+        "                   api=Ref('konkurs_toy.bootstrap:create_app'))\n"
+    )
+    dist = tmp_path / "konkurs_toy-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: konkurs-toy\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[konkurs.services]\ntoy = konkurs_toy.spec:SPEC\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [KONKURS, *args],
+            env=service_env(settings, tmp_path, **env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    assert "toy-api: konkurs api toy\ntoy-relay: konkurs relay toy\n" in run(
+        "services", "--procfile"
+    )
+    assert "toy: 0 migration(s) applied" not in run("migrate", "toy")
+    assert "toy: 0 migration(s) applied" in run("migrate", "toy")
+
+    async def tables() -> set[str]:
+        conn = await asyncpg.connect(settings.dsn)
+        try:
+            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'toy'")
+        finally:
+            await conn.close()
+        return {r["tablename"] for r in rows}
+
+    # Its own table, and the platform's event store and outbox for its relay.
+    assert {"toys", "events", "outbox"} <= asyncio.run(tables())
