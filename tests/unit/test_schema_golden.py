@@ -13,6 +13,10 @@ A case is frozen with its file. A new field is covered by a new case (and file),
 editing an old one. `python tests/unit/test_schema_golden.py --write` writes the files of
 new cases and leaves existing ones alone.
 
+An event whose schema version was bumped keeps its old case as the golden old version (the
+stem without a suffix is version 1) and gets a case per new version (`.v2`, ...); the
+upcasters are tested on the old files (tests/unit/test_upcast.py).
+
 The content is illustrative: the 2017 applications are not public.
 """
 
@@ -371,6 +375,25 @@ def application_amended() -> events_pb2.ApplicationAmended:
     return events_pb2.ApplicationAmended(application_id=APPLICATION_ID, revision=2, content=content)
 
 
+def name_primary_and_related_codes(content: application_pb2.ApplicationContent) -> None:
+    """What schema version 2 of ApplicationSubmitted and ApplicationAmended adds to v1:
+    the primary and the related OKED codes, besides the list they head and follow."""
+    content.cluster.primary_oked_code = "31090"
+    content.cluster.related_oked_codes.append("16100")
+
+
+def application_submitted_v2() -> events_pb2.ApplicationSubmitted:
+    event = application_submitted()
+    name_primary_and_related_codes(event.content)
+    return event
+
+
+def application_amended_v2() -> events_pb2.ApplicationAmended:
+    event = application_amended()
+    name_primary_and_related_codes(event.content)
+    return event
+
+
 def application_withdrawn() -> events_pb2.ApplicationWithdrawn:
     return events_pb2.ApplicationWithdrawn(
         application_id=APPLICATION_ID,
@@ -416,6 +439,8 @@ CASES: dict[str, Callable[[], Message]] = {
     "konkurs.intake.v1.CallClosed.manual": call_closed_by_hand,
     "konkurs.intake.v1.ApplicationSubmitted": application_submitted,
     "konkurs.intake.v1.ApplicationAmended": application_amended,
+    "konkurs.intake.v1.ApplicationSubmitted.v2": application_submitted_v2,
+    "konkurs.intake.v1.ApplicationAmended.v2": application_amended_v2,
     "konkurs.intake.v1.ApplicationWithdrawn": application_withdrawn,
     "konkurs.intake.v1.DocumentAttached": document_attached,
 }

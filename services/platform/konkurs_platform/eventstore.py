@@ -16,6 +16,7 @@ import asyncpg
 
 from konkurs_platform.db import Connection, check_schema_name
 from konkurs_platform.envelope import Actor, Envelope, encode_envelope
+from konkurs_platform.upcast import upcast
 
 
 class ConcurrencyError(Exception):
@@ -189,31 +190,34 @@ class EventStore:
         return stored
 
     async def load(self, stream_id: str, *, conn: Connection | None = None) -> list[Envelope]:
-        """Every event of the stream, in version order (empty if the stream does not exist)."""
+        """Every event of the stream, in version order (empty if the stream does not exist),
+        each upcast to the current version of its type: the rows keep the shape written."""
         if conn is None:
             async with self.pool.acquire() as c:
                 rows = await c.fetch(self._load_sql, stream_id)
         else:
             rows = await conn.fetch(self._load_sql, stream_id)
         return [
-            Envelope(
-                event_id=r["event_id"],
-                event_type=r["event_type"],
-                stream_id=r["stream_id"],
-                stream_version=r["version"],
-                occurred_at=r["occurred_at"],
-                recorded_at=r["recorded_at"],
-                actor=Actor(
-                    subject=r["actor_subject"],
-                    role=r["actor_role"],
-                    organisation=r["actor_organisation"],
-                    region=r["actor_region"],
-                ),
-                correlation_id=r["correlation_id"],
-                causation_id=r["causation_id"],
-                schema_version=r["schema_version"],
-                payload=r["payload"],
-                imported=r["imported"],
+            upcast(
+                Envelope(
+                    event_id=r["event_id"],
+                    event_type=r["event_type"],
+                    stream_id=r["stream_id"],
+                    stream_version=r["version"],
+                    occurred_at=r["occurred_at"],
+                    recorded_at=r["recorded_at"],
+                    actor=Actor(
+                        subject=r["actor_subject"],
+                        role=r["actor_role"],
+                        organisation=r["actor_organisation"],
+                        region=r["actor_region"],
+                    ),
+                    correlation_id=r["correlation_id"],
+                    causation_id=r["causation_id"],
+                    schema_version=r["schema_version"],
+                    payload=r["payload"],
+                    imported=r["imported"],
+                )
             )
             for r in rows
         ]

@@ -30,6 +30,7 @@ from konkurs_platform.deadletter import dead_letter
 from konkurs_platform.envelope import Envelope, EnvelopeError, decode_envelope
 from konkurs_platform.kafka import make_consumer, make_producer
 from konkurs_platform.settings import Settings
+from konkurs_platform.upcast import upcast
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,12 @@ Apply = Callable[[Connection, Envelope], Awaitable[None]]
 async def decode_all(
     records: Sequence[ConsumerRecord], dead_letter: DeadLetter
 ) -> list[tuple[ConsumerRecord, Envelope]]:
-    """The records with their envelopes; the ones that are not envelopes are dead-lettered."""
+    """The records with their envelopes, payloads upcast to the current version of their
+    event type; the ones that are not envelopes, or cannot be upcast, are dead-lettered."""
     decoded = []
     for rec in records:
         try:
-            decoded.append((rec, decode_envelope(rec.value)))
+            decoded.append((rec, upcast(decode_envelope(rec.value))))
         except EnvelopeError as exc:
             await dead_letter(rec, str(exc))
     return decoded

@@ -240,7 +240,10 @@ def content_to_pb(c: ApplicationContent) -> application_pb2.ApplicationContent:
             name=c.cluster.name,
             description=c.cluster.description,
             region_code=c.cluster.region_code,
+            # Still written for the readers that have not moved to the two fields below.
             specialisation_oked_codes=list(c.cluster.specialisation),
+            primary_oked_code=c.cluster.specialisation[0] if c.cluster.specialisation else "",
+            related_oked_codes=list(c.cluster.specialisation[1:]),
         ),
         coordinator=application_pb2.Organisation(bin=c.coordinator.bin, name=c.coordinator.name),
         participants=[
@@ -279,7 +282,9 @@ def content_from_pb(m: application_pb2.ApplicationContent) -> ApplicationContent
             m.cluster.name,
             m.cluster.description,
             m.cluster.region_code,
-            tuple(m.cluster.specialisation_oked_codes),
+            (m.cluster.primary_oked_code, *m.cluster.related_oked_codes)
+            if m.cluster.primary_oked_code
+            else (),
         ),
         coordinator=Organisation(m.coordinator.bin, m.coordinator.name),
         participants=tuple(
@@ -309,8 +314,14 @@ APPLICATION_WITHDRAWN = _type(events_pb2.ApplicationWithdrawn)
 DOCUMENT_ATTACHED = _type(events_pb2.DocumentAttached)
 
 
-def _new(event_type: str, msg: object) -> NewEvent:
-    return NewEvent(event_type, msg.SerializeToString(deterministic=True))  # type: ignore[attr-defined]
+# Schema version 2 of the events that carry ApplicationContent: the cluster's primary and
+# related OKED codes (older versions are upcast by konkurs.intake.v1.upcasters).
+CONTENT_SCHEMA_VERSION = 2
+
+
+def _new(event_type: str, msg: object, schema_version: int = 1) -> NewEvent:
+    payload = msg.SerializeToString(deterministic=True)  # type: ignore[attr-defined]
+    return NewEvent(event_type, payload, schema_version)
 
 
 class ApplicationCodec:
@@ -328,6 +339,7 @@ class ApplicationCodec:
                         content=content_to_pb(content),
                         illustrative=illustrative,
                     ),
+                    CONTENT_SCHEMA_VERSION,
                 )
             case ApplicationAmended(application_id, revision, content):
                 return _new(
@@ -337,6 +349,7 @@ class ApplicationCodec:
                         revision=revision,
                         content=content_to_pb(content),
                     ),
+                    CONTENT_SCHEMA_VERSION,
                 )
             case ApplicationWithdrawn(application_id, reason):
                 return _new(
