@@ -49,8 +49,9 @@ def test_the_runtime_library_imports_no_service_and_no_tooling() -> None:
         assert not roots & forbidden, f"{path.name} imports {sorted(roots & forbidden)}"
 
 
-# What a consumer worker or a relay process has loaded once it is ready to run: the CLI, the
-# registry, the worker's faust app or the relay. HTTP libraries have no business there.
+# What a consumer worker, projector or relay process has loaded once it is ready to run: the
+# CLI, the registry, the worker's faust app, the projector or the relay. HTTP libraries have
+# no business there.
 _PROBE = """
 import json, sys
 from konkurs_ops.cli import build_parser
@@ -63,6 +64,8 @@ settings = Settings()
 for spec in discover():
     for worker in spec.workers:
         worker.create.load()(settings)
+    if spec.projector is not None:
+        spec.projector.load()
     if spec.relay:
         OutboxRelay(settings, spec.schema)
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {WEB})))
@@ -70,7 +73,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {WEB})))
 WEB_LIBRARIES = ("fastapi", "starlette", "uvicorn", "jwt", "pydantic")
 
 
-def test_a_worker_or_relay_process_loads_no_web_framework(tmp_path: Path) -> None:
+def test_a_worker_projector_or_relay_process_loads_no_web_framework(tmp_path: Path) -> None:
     probe = _PROBE.replace("{WEB}", repr(set(WEB_LIBRARIES)))
     done = subprocess.run(
         [sys.executable, "-c", probe],

@@ -48,6 +48,10 @@ class Settings:
     # Ports set for particular services; the others listen on their spec's default port.
     ports: dict[str, int] = field(default_factory=dict)
     log_level: str = "INFO"
+    # Ed25519 private key (PEM) that signs the audit chain's checkpoints; in development a key
+    # is made once under `home/keys`. The database never holds it.
+    audit_signing_key: str | None = None
+    audit_checkpoint_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -95,6 +99,10 @@ class Settings:
             ),
             ports=ports,
             log_level=get("KONKURS_LOG_LEVEL", s.log_level) or s.log_level,
+            audit_signing_key=get("KONKURS_AUDIT_SIGNING_KEY", None),
+            audit_checkpoint_seconds=float(
+                get("KONKURS_AUDIT_CHECKPOINT_SECONDS", str(s.audit_checkpoint_seconds)) or 0
+            ),
         )
 
     @property

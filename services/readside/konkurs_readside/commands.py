@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from konkurs_platform.settings import Settings
@@ -22,8 +23,20 @@ def register(sub: Any) -> None:
     pj.add_argument("--schema", default=SPEC.schema, help=argparse.SUPPRESS)
     pj.set_defaults(func=cmd_projections)
 
-    au = sub.add_parser("audit", help="the audit trail")
-    au.add_argument("action", choices=["verify"])
+    au = sub.add_parser(
+        "audit",
+        help="the audit trail: verify the chain, take a signed checkpoint, show the public key",
+    )
+    au.add_argument("action", choices=["verify", "checkpoint", "public-key"])
+    au.add_argument(
+        "--checkpoints",
+        type=Path,
+        help="verify: also hold the chain against the signed checkpoints in this file; "
+        "checkpoint: the file to add the new one to (default <home>/audit/checkpoints.jsonl)",
+    )
+    au.add_argument(
+        "--public-key", type=Path, help="verify: the PEM file of the key checkpoints are signed by"
+    )
     au.add_argument("--schema", default=SPEC.schema, help=argparse.SUPPRESS)
     au.set_defaults(func=cmd_audit)
 
@@ -86,15 +99,48 @@ def cmd_projections(s: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_audit(s: Settings, args: argparse.Namespace) -> None:
-    """Recompute the audit log's hash chain; exit 1 at the first broken link."""
+    """`verify`: recompute the chain (and hold it against signed checkpoints); exit 1 at the
+    first broken link or failed checkpoint. `checkpoint`: sign the head now, file it and
+    publish it. `public-key`: print the key an auditor verifies checkpoints with."""
     import asyncpg
 
+    from konkurs_readside import checkpoints
     from konkurs_readside.audit import verify
 
-    async def main() -> bool:
+    if args.action == "public-key":
+        print(checkpoints.public_pem(checkpoints.signing_key(s)), end="")
+        return
+    default_file = s.home / "audit" / "checkpoints.jsonl"
+
+    async def take() -> None:
+        conn = await asyncpg.connect(s.dsn)
+        try:
+            cp = await checkpoints.take(conn, args.schema, checkpoints.signing_key(s))
+        finally:
+            await conn.close()
+        path = args.checkpoints or default_file
+        checkpoints.append_to_file(path, cp)
+        await checkpoints.publish(s, cp)
+        print(f"checkpoint of link {cp.seq} signed by {cp.key_id}: added to {path}, published")
+        print(cp.to_json())
+
+    async def check() -> bool:
         conn = await asyncpg.connect(s.dsn)
         try:
             outcome = await verify(conn, args.schema)
+            held = []
+            if args.checkpoints is not None:
+                pem = (
+                    args.public_key.read_text()
+                    if args.public_key is not None
+                    else checkpoints.public_pem(checkpoints.signing_key(s))
+                )
+                held = await checkpoints.check(
+                    conn,
+                    args.schema,
+                    checkpoints.read_file(args.checkpoints),
+                    checkpoints.load_public_key(pem),
+                )
         finally:
             await conn.close()
         if outcome.ok:
@@ -104,7 +150,13 @@ def cmd_audit(s: Settings, args: argparse.Namespace) -> None:
                 f"audit chain BROKEN at link {outcome.broken_at}: {outcome.reason} "
                 f"({outcome.checked:,} links before it verified)"
             )
-        return outcome.ok
+        for result in held:
+            cp = result.checkpoint
+            verdict = "holds" if result.ok else f"FAILS: {result.problem}"
+            print(f"checkpoint of link {cp.seq} ({cp.taken_at.isoformat()}): {verdict}")
+        return outcome.ok and all(r.ok for r in held)
 
-    if not asyncio.run(main()):
+    if args.action == "checkpoint":
+        asyncio.run(take())
+    elif not asyncio.run(check()):
         raise SystemExit(1)

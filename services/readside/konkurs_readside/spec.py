@@ -12,6 +12,6 @@ SPEC = ServiceSpec(
     port=8000,
     summary="read models, the audit trail and exports of every service's events",
     api=Ref("konkurs_readside.bootstrap:create_app"),
-    projector=Ref("konkurs_readside.bootstrap:run_projector"),
+    projector=Ref("konkurs_readside.process:run_projector"),
     commands=Ref("konkurs_readside.commands:register"),
 )
