@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,15 +30,17 @@ SERVICE = "intake"
 SCHEMA = "intake"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The intake HTTP API; the pool and the call clock start with the app and stop with it."""
+def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    """The intake HTTP API; the pool and the call clock start with the app and stop with it.
+
+    `clock` is the time of every command and of the call clock; tests move it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings)
-        store = EventStore(pool, SCHEMA, settings.events_topic(SERVICE))
+        store = EventStore(pool, SCHEMA, settings.events_topic(SERVICE), clock)
         call_handlers = Calls(store)
-        closer = CallCloser(settings.dsn, pool, call_handlers, utcnow)
+        closer = CallCloser(settings.dsn, pool, call_handlers, clock)
         app.state.intake = Intake(
             pool=pool,
             store=store,
@@ -45,16 +48,16 @@ def create_app(settings: Settings) -> FastAPI:
             applications=Applications(store, call_handlers),
             closer=closer,
             idempotency=IdempotencyStore(SCHEMA),
-            clock=utcnow,
+            clock=clock,
         )
         stop = asyncio.Event()
-        clock = asyncio.create_task(closer.run(stop), name="intake-call-closer")
+        closing = asyncio.create_task(closer.run(stop), name="intake-call-closer")
         try:
             yield
         finally:
             stop.set()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(clock, timeout=5)
+                await asyncio.wait_for(closing, timeout=5)
             await pool.close()
 
     app = create_web_app(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from konkurs_intake.adapters.codec import CallCodec
@@ -20,10 +21,22 @@ from konkurs_intake.domain.calls import (
 from konkurs_platform.db import Connection
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.handler import CommandHandler, Loaded, Outcome
+from konkurs_platform.timers import Cancel, Schedule, TimerChange
 
 
 def call_stream(call_id: str) -> str:
     return f"call-{call_id}"
+
+
+# The platform timer that closes a call (fired by `konkurs_intake.app.scheduler`).
+CLOSE_CALL = "close-call"
+
+
+def call_timers(stream_id: str, events: Sequence[CallEvent], state: CallState) -> list[TimerChange]:
+    """A call closes at its `closes_at`, moved by an amendment; a closed call needs no timer."""
+    if isinstance(state, AnnouncedCall):
+        return [Schedule(CLOSE_CALL, state.definition.closes_at)]
+    return [Cancel(CLOSE_CALL)]
 
 
 @dataclass
@@ -34,7 +47,7 @@ class Calls:
 
     def __post_init__(self) -> None:
         self.handler: CommandHandler[CallCommand, CallState, CallEvent] = CommandHandler(
-            self.store, call_decider, CallCodec()
+            self.store, call_decider, CallCodec(), timers_for=call_timers
         )
 
     async def load(self, call_id: str, conn: Connection | None = None) -> Loaded[CallState]:
