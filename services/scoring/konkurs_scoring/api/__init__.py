@@ -1,0 +1,1 @@
+"""Scoring's HTTP API: routes parse, call the application, answer."""

@@ -1,0 +1,1 @@
+"""Scoring's consumers: faust agents that hand other services' events to its reactions."""

@@ -1,59 +1,76 @@
-"""Scoring's reaction to intake's call events: keep the call's methodology.
+"""Scoring's reaction to intake's call events: keep each call's terms (its methodology).
 
-Scoring evaluates applications by the call's published methodology, and learns it from the
-events alone (it never calls intake). The stream version guards against applying an older
-definition over a newer one; the inbox guards against a redelivery.
+A reaction whose effect is a row, not a command: the inbox makes a redelivery harmless, and
+the stream version keeps an older definition from replacing a newer one.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC
+from collections.abc import Awaitable, Callable
 
 import asyncpg
-from google.protobuf.json_format import MessageToDict
+import faust
 
-from konkurs.intake.v1 import events_pb2
+from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
+from konkurs_platform.reaction import Effect, react
+from konkurs_platform.settings import Settings
+from konkurs_platform.worker import events_topic
+from konkurs_scoring.adapters.intake_events import (
+    CALL_AMENDED,
+    CALL_ANNOUNCED,
+    CALL_CLOSED,
+    call_closing,
+    call_terms,
+)
+from konkurs_scoring.app.calls import CallBook
 
-CALL_ANNOUNCED = events_pb2.CallAnnounced.DESCRIPTOR.full_name
-CALL_AMENDED = events_pb2.CallAmended.DESCRIPTOR.full_name
-CALL_CLOSED = events_pb2.CallClosed.DESCRIPTOR.full_name
-
-
-async def on_call_defined(conn: asyncpg.Connection, envelope: Envelope, schema: str) -> None:
-    """CallAnnounced or CallAmended: store (or replace) the call's definition."""
-    cls = (
-        events_pb2.CallAnnounced
-        if envelope.event_type == CALL_ANNOUNCED
-        else events_pb2.CallAmended
-    )
-    event = cls.FromString(envelope.payload)
-    call = event.call
-    methodology = MessageToDict(call.methodology, preserving_proto_field_name=True)
-    await conn.execute(
-        f"""INSERT INTO {schema}.calls
-                (call_id, stream_version, closes_at, quota, definition, methodology)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-            ON CONFLICT (call_id) DO UPDATE SET
-                stream_version = excluded.stream_version, closes_at = excluded.closes_at,
-                quota = excluded.quota, definition = excluded.definition,
-                methodology = excluded.methodology, updated_at = now()
-            WHERE {schema}.calls.stream_version < excluded.stream_version""",
-        event.call_id,
-        envelope.stream_version,
-        call.closes_at.ToDatetime(tzinfo=UTC),
-        call.quota,
-        call.SerializeToString(deterministic=True),
-        json.dumps(methodology, ensure_ascii=False),
-    )
+# The inbox's name for this reaction: renaming it would apply every event again.
+CONSUMER = "scoring.intake-events"
 
 
-async def on_call_closed(conn: asyncpg.Connection, envelope: Envelope, schema: str) -> None:
-    """CallClosed: evaluation of the call's applications can begin."""
-    event = events_pb2.CallClosed.FromString(envelope.payload)
-    await conn.execute(
-        f"UPDATE {schema}.calls SET closed_at = $2, updated_at = now() WHERE call_id = $1",
-        event.call_id,
-        event.closed_at.ToDatetime(tzinfo=UTC),
-    )
+class IntakeCallEvents:
+    """The effects of intake's call events on scoring's copies of the calls."""
+
+    def __init__(self, book: CallBook) -> None:
+        self.book = book
+
+    async def on_call_defined(self, conn: Connection, envelope: Envelope) -> None:
+        """CallAnnounced or CallAmended: keep the call's terms."""
+        await self.book.keep(conn, call_terms(envelope))
+
+    async def on_call_closed(self, conn: Connection, envelope: Envelope) -> None:
+        """CallClosed: evaluation of the call's applications can begin."""
+        await self.book.close(conn, call_closing(envelope))
+
+    def effects(self) -> dict[str, Effect]:
+        """The effect of each event type this reaction handles; other types are skipped."""
+        return {
+            CALL_ANNOUNCED: self.on_call_defined,
+            CALL_AMENDED: self.on_call_defined,
+            CALL_CLOSED: self.on_call_closed,
+        }
+
+
+def add_agent(
+    app: faust.App,
+    settings: Settings,
+    schema: str,
+    pool: Callable[[], Awaitable[asyncpg.Pool]],
+    book: CallBook,
+) -> None:
+    """Add the agent that reacts to intake's events to scoring's faust `app`.
+
+    `pool` is awaited for each event, inside the loop faust runs the agent in.
+    """
+
+    @app.agent(events_topic(app, settings, "intake"), name="intake-events")
+    async def intake_events(stream: faust.StreamT[bytes]) -> None:
+        await react(
+            stream.events(),
+            settings=settings,
+            pool=pool,
+            schema=schema,
+            consumer=CONSUMER,
+            effects=IntakeCallEvents(book).effects(),
+        )

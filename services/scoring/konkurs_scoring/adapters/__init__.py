@@ -1,0 +1,1 @@
+"""Scoring's adapters: SQL, and the mapping from other services' protobuf events."""

@@ -1,0 +1,1 @@
+"""Scoring's application layer: what its reactions and routes do, through declared ports."""

@@ -1,0 +1,1 @@
+"""Scoring's domain: pure data and rules, no I/O."""
