@@ -29,7 +29,7 @@ from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.deadletter import HEADER_CONSUMER, HEADER_REASON
 from konkurs_platform.envelope import HEADER_EVENT_TYPE
 from konkurs_platform.settings import Settings
-from konkurs_scoring.consumers.intake_events import CALL_ANNOUNCED
+from konkurs_scoring.adapters.intake_events import CALL_ANNOUNCED
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 
