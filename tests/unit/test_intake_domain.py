@@ -142,7 +142,10 @@ def test_bad_bins_and_oked_codes_are_all_named_at_once() -> None:
         cluster=replace(CONTENT.cluster, specialisation=("3109", "16100")),
     )
     error = refusal(submit(bad))
-    assert [i.pointer for i in error.errors] == ["/cluster/specialisation/0", "/coordinator/bin"]
+    assert [i.pointer for i in error.errors] == [
+        "/cluster/specialisation_oked_codes/0",
+        "/coordinator/bin",
+    ]
 
 
 def test_a_submission_before_the_window_opens_is_refused() -> None:

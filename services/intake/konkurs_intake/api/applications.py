@@ -1,5 +1,10 @@
 """HTTP: submit, amend, withdraw and read applications; file and fetch their documents;
-bulk intake and the historical import."""
+bulk intake and the historical import.
+
+Each route parses the request, calls one handler of `konkurs_intake.app.applications` and
+answers. Who may act on an application (its region, its coordinator) is checked by
+`_scope`, which the handlers call once they know the application.
+"""
 
 from __future__ import annotations
 
@@ -24,23 +29,25 @@ from konkurs_intake.api.bodies import (
     parse_application,
     parse_json_model,
 )
+from konkurs_intake.api.calls import CallIdPath
 from konkurs_intake.api.deps import Intake, intake
 from konkurs_intake.api.errors import (
     APPLICATION_NOT_FOUND,
+    DOCUMENT_TYPE_MISMATCH,
     DOMAIN_PROBLEMS,
     INVALID_APPLICATION,
     PRECONDITION_REQUIRED,
     problem_of,
 )
-from konkurs_intake.app.applications import Submission
-from konkurs_intake.domain.applications import (
-    Application,
-    ApplicationAmended,
-    ApplicationState,
-    ApplicationSubmitted,
-    Document,
-    DocumentAttached,
+from konkurs_intake.api.text import Line, Prose
+from konkurs_intake.api.uploads import (
+    DOCUMENT_MEDIA_TYPES,
+    MAX_DOCUMENT_BYTES,
+    attachment,
+    content_mismatch,
 )
+from konkurs_intake.app.applications import Authorise, Submission
+from konkurs_intake.domain.applications import Application, ApplicationState, Document
 from konkurs_platform.auth import Principal, Role, forbidden, require
 from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
@@ -59,20 +66,21 @@ from konkurs_platform.web import etag_for, parse_if_match, require_content_type
 SUBMITTERS = (Role.APPLICANT, Role.REGIONAL_OPERATOR)
 READERS = (Role.APPLICANT, Role.REGIONAL_OPERATOR, Role.OPERATOR, Role.ADMIN, Role.AUDITOR)
 IMPORTERS = (Role.OPERATOR,)
-
-# Documents: what may be filed, and how large one may be.
-DOCUMENT_MEDIA_TYPES = (
-    "application/pdf",
-    "image/jpeg",
-    "image/png",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-)
-MAX_DOCUMENT_BYTES = 20 << 20
+BATCH_SUBMITTERS = (Role.REGIONAL_OPERATOR, Role.OPERATOR)
 
 _BODY_PROBLEMS = (400, 413, 415, 422, MALFORMED_PROTOBUF, INVALID_APPLICATION)
+
+router = APIRouter(prefix="/v1", tags=["applications"])
+# The bulk route alone takes the larger body limit (`create_router`).
+batch_router = APIRouter(prefix="/v1", tags=["applications"])
+
+
+def create_router(settings: Settings) -> APIRouter:
+    """The application routes; the bulk route takes `settings.max_batch_body_bytes`."""
+    routes = APIRouter()
+    routes.include_router(router)
+    routes.include_router(batch_router, max_body_size=settings.max_batch_body_bytes)
+    return routes
 
 
 # Views ------------------------------------------------------------------------------------
@@ -141,7 +149,7 @@ def _answer(state: ApplicationState, version: int, status: int = 200) -> JSONRes
 # Scope ------------------------------------------------------------------------------------
 
 
-def _check_scope(request: Request, principal: Principal, region: str, coordinator: str) -> None:
+def check_scope(request: Request, principal: Principal, region: str, coordinator: str) -> None:
     """An applicant acts for its own organisation, a regional operator for its region."""
     if principal.role is Role.APPLICANT and principal.organisation != coordinator:
         raise forbidden(
@@ -151,6 +159,11 @@ def _check_scope(request: Request, principal: Principal, region: str, coordinato
         raise forbidden(
             request, principal, f"a regional operator acts only for its region {principal.region}"
         )
+
+
+def _scope(request: Request, principal: Principal) -> Authorise:
+    """`check_scope` for the handlers, which call it once they know the application."""
+    return lambda region, coordinator: check_scope(request, principal, region, coordinator)
 
 
 async def _read_body(request: Request) -> ApplicationBody:
@@ -193,354 +206,333 @@ class ImportBody(BaseModel):
 
 class WithdrawBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Prose = Field(min_length=1, max_length=2000)
 
 
-def create_router(settings: Settings) -> APIRouter:
-    """The application routes; the bulk route takes `settings.max_batch_body_bytes`."""
-    router = APIRouter(prefix="/v1", tags=["applications"])
+@router.post(
+    "/calls/{call_id}/applications",
+    status_code=201,
+    response_model=SubmittedView,
+    responses=problem_responses(401, 403, 404, 409, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS),
+    openapi_extra=_content_body(),
+    summary="Submit an application",
+)
+async def submit_application(
+    call_id: CallIdPath,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
+    svc: Annotated[Intake, Depends(intake)],
+) -> Response:
+    """Submit a cluster's application to an open call: JSON or
+    `application/x-protobuf` (`konkurs.intake.v1.ApplicationContent`). An applicant
+    submits for its own organisation (the coordinator's BIN), a regional operator for
+    its region. Send `Idempotency-Key` to make a retry safe."""
+    content = (await _read_body(request)).domain()
+    submission = Submission(str(uuid.uuid4()), call_id, content, new_id=True)
+    now = svc.clock()
 
-    @router.post(
-        "/calls/{call_id}/applications",
-        status_code=201,
-        response_model=SubmittedView,
-        responses=problem_responses(401, 403, 404, 409, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS),
-        openapi_extra=_content_body(),
-        summary="Submit an application",
-    )
-    async def submit_application(
-        call_id: str,
-        request: Request,
-        principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
-        svc: Annotated[Intake, Depends(intake)],
-    ) -> Response:
-        """Submit a cluster's application to an open call: JSON or
-        `application/x-protobuf` (`konkurs.intake.v1.ApplicationContent`). An applicant
-        submits for its own organisation (the coordinator's BIN), a regional operator for
-        its region. Send `Idempotency-Key` to make a retry safe."""
-        body = await _read_body(request)
-        content = body.domain()
-        _check_scope(request, principal, content.cluster.region_code, content.coordinator.bin)
-        now = svc.clock()
-        application_id = str(uuid.uuid4())
-
-        async def run(conn: Connection) -> Response:
-            try:
-                outcome = await svc.applications.handle_submit_application(
-                    Submission(application_id, call_id, content, new_id=True),
-                    now,
-                    command_metadata(principal),
-                    conn,
-                )
-            except (DomainError, ConcurrencyError) as exc:
-                raise problem_of(exc) from exc
-            return _answer(outcome.state, outcome.version, 201)
-
-        return await idempotent(request, principal, svc.pool, svc.idempotency, run)
-
-    @router.post(
-        "/calls/{call_id}/applications:import",
-        status_code=201,
-        response_model=SubmittedView,
-        responses=problem_responses(401, 403, 404, 409, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS),
-        summary="Import a historical application (operators)",
-    )
-    async def import_application(
-        call_id: str,
-        request: Request,
-        principal: Annotated[Principal, Depends(require(*IMPORTERS))],
-        svc: Annotated[Intake, Depends(intake)],
-    ) -> Response:
-        """Record an application received on paper or by an earlier system. Its events occur
-        at `received_at`, which must lie within the call's window, and are marked as
-        imported; a live submission always occurs at the server's clock."""
-        require_content_type(request, ("application/json",))
-        body = parse_json_model(ImportBody, await request.body())
-        now = svc.clock()
-        if body.received_at > now:
-            raise Problem(
-                VALIDATION_FAILED,
-                "An import records the past.",
-                errors=[FieldError("/received_at", "lies in the future")],
+    async def run(conn: Connection) -> Response:
+        try:
+            outcome = await svc.applications.handle_submit_application(
+                submission, now, command_metadata(principal), conn, _scope(request, principal)
             )
-        application_id = str(body.application_id or uuid.uuid4())
+        except (DomainError, ConcurrencyError) as exc:
+            raise problem_of(exc) from exc
+        return _answer(outcome.state, outcome.version, 201)
 
-        async def run(conn: Connection) -> Response:
-            try:
-                outcome = await svc.applications.handle_submit_application(
-                    Submission(
-                        application_id, call_id, body.application.domain(), body.illustrative
-                    ),
-                    body.received_at,
-                    command_metadata(principal, imported=True),
-                    conn,
-                )
-            except (DomainError, ConcurrencyError) as exc:
-                raise problem_of(exc) from exc
-            return _answer(outcome.state, outcome.version, 201)
+    return await idempotent(request, principal, svc.pool, svc.idempotency, run)
 
-        return await idempotent(request, principal, svc.pool, svc.idempotency, run)
 
-    @router.post(
-        "/calls/{call_id}/applications:batch",
-        response_model=None,
-        max_body_size=settings.max_batch_body_bytes,
-        responses={
-            200: {
-                "description": "One JSON line per input line or message, in input order: "
-                '`{"line": 3, "status": 201, "application_id": ..., "registration_number": '
-                '...}` or `{"line": 4, "status": 422, "problem": {...}}`.',
-                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-            },
-            **problem_responses(401, 403, 413, 415),
-        },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/x-ndjson": {
-                        "schema": {"type": "string", "description": "One ApplicationBody a line"}
-                    },
-                    "application/x-protobuf-delimited": {
-                        "schema": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "ApplicationContent messages, each preceded by its "
-                            "length as a varint",
-                        }
-                    },
-                },
-            }
-        },
-        summary="Submit many applications (regional operators, migrations)",
-    )
-    async def submit_batch(
-        call_id: str,
-        request: Request,
-        principal: Annotated[Principal, Depends(require(Role.REGIONAL_OPERATOR, Role.OPERATOR))],
-        svc: Annotated[Intake, Depends(intake)],
-    ) -> Response:
-        """Thousands of applications in one request, read as a stream: JSON lines
-        (`application/x-ndjson`) or length-delimited protobuf. Each line is submitted on its
-        own: valid lines are accepted even when others fail, and the answer has one result
-        per line. With `Idempotency-Key`, a retried batch replays each line's first result
-        instead of submitting it again."""
-        media_type = require_content_type(request, batch.MEDIA_TYPES)
-        results = await batch.submit_all(
-            request, principal, svc, call_id, media_type, settings.max_body_bytes, _check_scope
+@router.post(
+    "/calls/{call_id}/applications:import",
+    status_code=201,
+    response_model=SubmittedView,
+    responses=problem_responses(401, 403, 404, 409, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS),
+    summary="Import a historical application (operators)",
+)
+async def import_application(
+    call_id: CallIdPath,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*IMPORTERS))],
+    svc: Annotated[Intake, Depends(intake)],
+) -> Response:
+    """Record an application received on paper or by an earlier system. Its events occur
+    at `received_at`, which must lie within the call's window, and are marked as
+    imported; a live submission always occurs at the server's clock."""
+    require_content_type(request, ("application/json",))
+    body = parse_json_model(ImportBody, await request.body())
+    if body.received_at > svc.clock():
+        raise Problem(
+            VALIDATION_FAILED,
+            "An import records the past.",
+            errors=[FieldError("/received_at", "lies in the future")],
         )
+    application_id = str(body.application_id or uuid.uuid4())
+    submission = Submission(application_id, call_id, body.application.domain(), body.illustrative)
 
-        def lines() -> Iterator[bytes]:
-            with results:
-                yield from results
+    async def run(conn: Connection) -> Response:
+        try:
+            outcome = await svc.applications.handle_submit_application(
+                submission, body.received_at, command_metadata(principal, imported=True), conn
+            )
+        except (DomainError, ConcurrencyError) as exc:
+            raise problem_of(exc) from exc
+        return _answer(outcome.state, outcome.version, 201)
 
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+    return await idempotent(request, principal, svc.pool, svc.idempotency, run)
 
-    @router.get(
-        "/applications/{application_id}",
-        response_model=ApplicationView,
-        responses=problem_responses(400, 401, 403, 404, APPLICATION_NOT_FOUND),
-        summary="An application, as it stands or stood",
+
+@batch_router.post(
+    "/calls/{call_id}/applications:batch",
+    response_model=None,
+    responses={
+        200: {
+            "description": "One JSON line per input line or message, in input order: "
+            '`{"line": 3, "status": 201, "application_id": ..., "registration_number": '
+            '...}` or `{"line": 4, "status": 422, "problem": {...}}`.',
+            "content": {"application/x-ndjson": {"schema": batch.RESULT_LINES_SCHEMA}},
+        },
+        **problem_responses(401, 403, 413, 415),
+    },
+    openapi_extra={"requestBody": batch.REQUEST_BODY},
+    summary="Submit many applications (regional operators, migrations)",
+)
+async def submit_batch(
+    call_id: CallIdPath,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*BATCH_SUBMITTERS))],
+    svc: Annotated[Intake, Depends(intake)],
+) -> Response:
+    """Thousands of applications in one request, read as a stream: JSON lines
+    (`application/x-ndjson`, one `ApplicationBody` a line) or length-delimited protobuf.
+    Each line is submitted on its own: valid lines are accepted even when others fail, and
+    the answer has one result per line. With `Idempotency-Key`, a retried batch replays
+    each line's first result instead of submitting it again."""
+    media_type = require_content_type(request, batch.MEDIA_TYPES)
+    settings: Settings = request.app.state.settings
+    results = await batch.submit_all(
+        request, principal, svc, call_id, media_type, settings.max_body_bytes, check_scope
     )
-    async def get_application(
-        application_id: uuid.UUID,
-        request: Request,
-        principal: Annotated[Principal, Depends(require(*READERS))],
-        svc: Annotated[Intake, Depends(intake)],
-        as_of: Annotated[
-            AwareDatetime | None,
-            Query(description="Show the application exactly as it stood at this instant."),
-        ] = None,
-    ) -> Response:
-        """Read from the event store: strongly consistent with every acknowledged write."""
-        return await _read(request, principal, svc, str(application_id), as_of=as_of)
 
-    @router.get(
-        "/applications/{application_id}/revisions/{revision}",
-        response_model=ApplicationView,
-        responses=problem_responses(401, 403, 404, APPLICATION_NOT_FOUND),
-        summary="One revision of an application",
-    )
-    async def get_revision(
-        application_id: uuid.UUID,
-        revision: Annotated[int, Field(ge=1)],
-        request: Request,
-        principal: Annotated[Principal, Depends(require(*READERS))],
-        svc: Annotated[Intake, Depends(intake)],
-    ) -> Response:
-        """Revision 1 is the submission, 2 the first amendment, and so on."""
-        return await _read(request, principal, svc, str(application_id), revision=revision)
+    def lines() -> Iterator[bytes]:
+        with results:
+            yield from results
 
-    @router.put(
-        "/applications/{application_id}",
-        response_model=SubmittedView,
-        responses=problem_responses(
-            401, 403, 404, 409, 412, PRECONDITION_REQUIRED, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS
-        ),
-        openapi_extra=_content_body(),
-        summary="Amend an application until the call closes",
-    )
-    async def amend_application(
-        application_id: uuid.UUID,
-        request: Request,
-        principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
-        svc: Annotated[Intake, Depends(intake)],
-        if_match: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        """Replace the content (documents included) with a new revision. `If-Match` with the
-        ETag you read is required: 412 if the application changed since."""
-        expected = _required_if_match(if_match)
-        body = await _read_body(request)
-        await _authorise(request, principal, svc, str(application_id))
-        now = svc.clock()
-        async with svc.pool.acquire() as conn, conn.transaction():
-            try:
-                outcome = await svc.applications.handle_amend_application(
-                    str(application_id),
-                    body.domain(),
-                    now,
-                    command_metadata(principal),
-                    conn,
-                    expected,
-                )
-            except (DomainError, ConcurrencyError) as exc:
-                raise problem_of(exc, expected) from exc
-        return _answer(outcome.state, outcome.version)
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
-    @router.post(
-        "/applications/{application_id}/withdrawal",
-        response_model=SubmittedView,
-        responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, *DOMAIN_PROBLEMS),
-        summary="Withdraw an application until the call closes",
-    )
-    async def withdraw_application(
-        application_id: uuid.UUID,
-        body: WithdrawBody,
-        request: Request,
-        principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
-        svc: Annotated[Intake, Depends(intake)],
-        if_match: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        """The application is not screened or scored any further. Withdrawing twice changes
-        nothing."""
-        expected = parse_if_match(if_match)
-        await _authorise(request, principal, svc, str(application_id))
-        now = svc.clock()
-        async with svc.pool.acquire() as conn, conn.transaction():
-            try:
-                outcome = await svc.applications.handle_withdraw_application(
-                    str(application_id),
-                    body.reason,
-                    now,
-                    command_metadata(principal),
-                    conn,
-                    expected,
-                )
-            except (DomainError, ConcurrencyError) as exc:
-                raise problem_of(exc, expected) from exc
-        return _answer(outcome.state, outcome.version)
 
-    @router.post(
-        "/applications/{application_id}/documents",
+@router.get(
+    "/applications/{application_id}",
+    response_model=ApplicationView,
+    responses=problem_responses(400, 401, 403, 404, APPLICATION_NOT_FOUND),
+    summary="An application, as it stands or stood",
+)
+async def get_application(
+    application_id: uuid.UUID,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*READERS))],
+    svc: Annotated[Intake, Depends(intake)],
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(description="Show the application exactly as it stood at this instant."),
+    ] = None,
+) -> Response:
+    """Read from the event store: strongly consistent with every acknowledged write."""
+    return await _read(request, principal, svc, str(application_id), as_of=as_of)
+
+
+@router.get(
+    "/applications/{application_id}/revisions/{revision}",
+    response_model=ApplicationView,
+    responses=problem_responses(401, 403, 404, APPLICATION_NOT_FOUND),
+    summary="One revision of an application",
+)
+async def get_revision(
+    application_id: uuid.UUID,
+    revision: Annotated[int, Field(ge=1)],
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*READERS))],
+    svc: Annotated[Intake, Depends(intake)],
+) -> Response:
+    """Revision 1 is the submission, 2 the first amendment, and so on."""
+    return await _read(request, principal, svc, str(application_id), revision=revision)
+
+
+@router.put(
+    "/applications/{application_id}",
+    response_model=SubmittedView,
+    responses=problem_responses(
+        401, 403, 404, 409, 412, PRECONDITION_REQUIRED, *_BODY_PROBLEMS, *DOMAIN_PROBLEMS
+    ),
+    openapi_extra=_content_body(),
+    summary="Amend an application until the call closes",
+)
+async def amend_application(
+    application_id: uuid.UUID,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
+    svc: Annotated[Intake, Depends(intake)],
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Replace the content (documents included) with a new revision. `If-Match` with the
+    ETag you read is required: 412 if the application changed since."""
+    expected = _required_if_match(if_match)
+    content = (await _read_body(request)).domain()
+    async with svc.pool.acquire() as conn, conn.transaction():
+        try:
+            outcome = await svc.applications.handle_amend_application(
+                str(application_id),
+                content,
+                svc.clock(),
+                command_metadata(principal),
+                conn,
+                expected,
+                _scope(request, principal),
+            )
+        except (DomainError, ConcurrencyError) as exc:
+            raise problem_of(exc, expected) from exc
+    return _answer(outcome.state, outcome.version)
+
+
+@router.post(
+    "/applications/{application_id}/withdrawal",
+    response_model=SubmittedView,
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, *DOMAIN_PROBLEMS),
+    summary="Withdraw an application until the call closes",
+)
+async def withdraw_application(
+    application_id: uuid.UUID,
+    body: WithdrawBody,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
+    svc: Annotated[Intake, Depends(intake)],
+    if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The application is not screened or scored any further. Withdrawing twice changes
+    nothing."""
+    expected = parse_if_match(if_match)
+    async with svc.pool.acquire() as conn, conn.transaction():
+        try:
+            outcome = await svc.applications.handle_withdraw_application(
+                str(application_id),
+                body.reason,
+                svc.clock(),
+                command_metadata(principal),
+                conn,
+                expected,
+                _scope(request, principal),
+            )
+        except (DomainError, ConcurrencyError) as exc:
+            raise problem_of(exc, expected) from exc
+    return _answer(outcome.state, outcome.version)
+
+
+@router.post(
+    "/applications/{application_id}/documents",
+    status_code=201,
+    response_model=DocumentView,
+    max_body_size=MAX_DOCUMENT_BYTES,
+    responses=problem_responses(
+        400, 401, 403, 404, 409, 413, 415, 422, DOCUMENT_TYPE_MISMATCH, *DOMAIN_PROBLEMS
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in DOCUMENT_MEDIA_TYPES
+            },
+        }
+    },
+    summary="File a document with an application",
+)
+async def attach_document(
+    application_id: uuid.UUID,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
+    svc: Annotated[Intake, Depends(intake)],
+    kind: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["charter"])],
+    filename: Annotated[Line, Query(min_length=1, max_length=255)],
+) -> Response:
+    """The body is the file itself (at most 20 MiB; PDF, JPEG, PNG, Word or Excel), and
+    must be what its `Content-Type` says (the bytes are checked). It is stored apart from
+    the events, addressed by its SHA-256, which DocumentAttached records. Filing the same
+    bytes again changes nothing."""
+    media_type = require_content_type(request, DOCUMENT_MEDIA_TYPES)
+    content = await request.body()
+    if not content:
+        raise Problem(
+            VALIDATION_FAILED, "The document is empty.", errors=[FieldError("", "is empty")]
+        )
+    if mismatch := content_mismatch(content, media_type):
+        raise Problem(
+            DOCUMENT_TYPE_MISMATCH,
+            f"The document's Content-Type {mismatch}.",
+            errors=[FieldError.of_parameter("header", "Content-Type", mismatch)],
+        )
+    sha256 = hashlib.sha256(content).hexdigest()
+    document = Document(kind, filename, media_type, len(content), sha256)
+    async with svc.pool.acquire() as conn, conn.transaction():
+        try:
+            outcome = await svc.applications.handle_attach_document(
+                str(application_id),
+                document,
+                content,
+                svc.clock(),
+                command_metadata(principal),
+                conn,
+                _scope(request, principal),
+            )
+        except (DomainError, ConcurrencyError) as exc:
+            raise problem_of(exc) from exc
+    return JSONResponse(
+        document_json(document),
         status_code=201,
-        response_model=DocumentView,
-        max_body_size=MAX_DOCUMENT_BYTES,
-        responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, *DOMAIN_PROBLEMS),
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    t: {"schema": {"type": "string", "format": "binary"}}
-                    for t in DOCUMENT_MEDIA_TYPES
-                },
-            }
+        headers={
+            "ETag": etag_for(outcome.version),
+            "Location": f"/v1/applications/{application_id}/documents/{sha256}",
         },
-        summary="File a document with an application",
     )
-    async def attach_document(
-        application_id: uuid.UUID,
-        request: Request,
-        principal: Annotated[Principal, Depends(require(*SUBMITTERS))],
-        svc: Annotated[Intake, Depends(intake)],
-        kind: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["charter"])],
-        filename: Annotated[str, Query(min_length=1, max_length=255)],
-    ) -> Response:
-        """The body is the file itself (at most 20 MiB; PDF, JPEG, PNG, Word or Excel). It is
-        stored apart from the events, addressed by its SHA-256, which DocumentAttached
-        records. Filing the same bytes again changes nothing."""
-        media_type = require_content_type(request, DOCUMENT_MEDIA_TYPES)
-        content = await request.body()
-        if not content:
-            raise Problem(
-                VALIDATION_FAILED, "The document is empty.", errors=[FieldError("", "is empty")]
-            )
-        await _authorise(request, principal, svc, str(application_id))
-        sha256 = hashlib.sha256(content).hexdigest()
-        document = Document(kind, filename, media_type, len(content), sha256)
-        now = svc.clock()
-        async with svc.pool.acquire() as conn, conn.transaction():
-            try:
-                outcome = await svc.applications.handle_attach_document(
-                    str(application_id), document, content, now, command_metadata(principal), conn
-                )
-            except (DomainError, ConcurrencyError) as exc:
-                raise problem_of(exc) from exc
-        return JSONResponse(
-            document_json(document),
-            status_code=201,
-            headers={
-                "ETag": etag_for(outcome.version),
-                "Location": f"/v1/applications/{application_id}/documents/{sha256}",
-            },
-        )
 
-    @router.get(
-        "/applications/{application_id}/documents/{sha256}",
-        response_class=Response,
-        responses={
-            200: {"description": "The document's bytes", "content": {"*/*": {}}},
-            **problem_responses(401, 403, 404, APPLICATION_NOT_FOUND),
+
+@router.get(
+    "/applications/{application_id}/documents/{sha256}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The document's bytes, as an attachment",
+            "content": {t: {} for t in DOCUMENT_MEDIA_TYPES},
         },
-        summary="Download a document filed with an application",
+        **problem_responses(401, 403, 404, APPLICATION_NOT_FOUND),
+    },
+    summary="Download a document filed with an application",
+)
+async def download_document(
+    application_id: uuid.UUID,
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")],
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*READERS))],
+    svc: Annotated[Intake, Depends(intake)],
+) -> Response:
+    """Any document the application ever filed, by the SHA-256 its events record. It is
+    sent as an attachment under its filename, never to be rendered by the browser."""
+    try:
+        filed = await svc.applications.filed_document(
+            str(application_id), sha256, _scope(request, principal)
+        )
+    except DomainError as exc:
+        raise problem_of(exc) from exc
+    if filed is None:
+        raise Problem(NOT_FOUND, "No document with this SHA-256 is on file for the application.")
+    return Response(
+        filed.content,
+        media_type=filed.media_type,
+        headers={
+            "ETag": f'"{sha256}"',
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "Content-Disposition": attachment(filed.document.filename),
+            "X-Content-Type-Options": "nosniff",
+        },
     )
-    async def download_document(
-        application_id: uuid.UUID,
-        sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")],
-        request: Request,
-        principal: Annotated[Principal, Depends(require(*READERS))],
-        svc: Annotated[Intake, Depends(intake)],
-    ) -> Response:
-        """Any document the application ever filed, by the SHA-256 its events record."""
-        loaded = await svc.applications.load(str(application_id))
-        state = loaded.state
-        if not isinstance(state, Application):
-            raise Problem(APPLICATION_NOT_FOUND, f"There is no application {application_id}.")
-        _check_scope(
-            request, principal, state.content.cluster.region_code, state.content.coordinator.bin
-        )
-        filed: set[str] = set()
-        for envelope in loaded.history:
-            event = svc.applications.codec.decode(envelope)
-            if isinstance(event, ApplicationSubmitted | ApplicationAmended):
-                filed.update(d.sha256 for d in event.content.documents)
-            elif isinstance(event, DocumentAttached):
-                filed.add(event.document.sha256)
-        stored = await svc.applications.document_content(sha256) if sha256 in filed else None
-        if stored is None:
-            raise Problem(
-                NOT_FOUND, "No document with this SHA-256 is on file for the application."
-            )
-        media_type, data = stored
-        return Response(
-            data,
-            media_type=media_type,
-            headers={
-                "ETag": f'"{sha256}"',
-                "Cache-Control": "private, max-age=31536000, immutable",
-            },
-        )
-
-    return router
 
 
 def _required_if_match(header: str | None) -> int:
@@ -552,21 +544,6 @@ def _required_if_match(header: str | None) -> int:
             errors=[FieldError.of_parameter("header", "If-Match", "is required")],
         )
     return expected
-
-
-async def _authorise(
-    request: Request, principal: Principal, svc: Intake, application_id: str
-) -> None:
-    """Scope checks for a write on an existing application (an unknown one is the
-    decider's 404)."""
-    async with svc.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            f"SELECT region_code, coordinator_bin FROM {svc.store.schema}.applications_index "
-            "WHERE application_id = $1",
-            uuid.UUID(application_id),
-        )
-    if row is not None:
-        _check_scope(request, principal, row["region_code"], row["coordinator_bin"])
 
 
 async def _read(
@@ -586,7 +563,7 @@ async def _read(
             APPLICATION_NOT_FOUND, f"There is no {what}application {application_id}{when}."
         )
     state = found.state
-    _check_scope(
+    check_scope(
         request, principal, state.content.cluster.region_code, state.content.coordinator.bin
     )
     first, last = found.history[0], found.history[-1]

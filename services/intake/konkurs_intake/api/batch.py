@@ -13,7 +13,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from fastapi import Request
 
@@ -38,6 +38,51 @@ from konkurs_platform.service import command_metadata
 NDJSON = "application/x-ndjson"
 DELIMITED = "application/x-protobuf-delimited"
 MEDIA_TYPES = (NDJSON, DELIMITED)
+
+# OpenAPI has no word for "a stream of JSON values, one a line": the body is described as
+# the array of its lines' values (each an `ApplicationBody`), which is what a client or a
+# fuzzer generates before it writes them out one a line.
+REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        NDJSON: {
+            "schema": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ApplicationBody"},
+                "description": "JSON lines: each item is written as one line of JSON (UTF-8, "
+                "ending in a line feed), not as a JSON array. A line may be at most the "
+                "service's body limit for one application; blank lines are counted and "
+                "skipped.",
+            },
+            "example": "{...one ApplicationBody...}\n{...another...}\n",
+        },
+        DELIMITED: {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "konkurs.intake.v1.ApplicationContent messages, each preceded "
+                "by its length as a varint (protobuf's writeDelimitedTo).",
+            }
+        },
+    },
+}
+RESULT_LINES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "JSON lines: one result a line, in input order.",
+    "items": {
+        "type": "object",
+        "required": ["line", "status"],
+        "properties": {
+            "line": {"type": "integer", "minimum": 1},
+            "status": {"type": "integer", "description": "201, or the line's problem status"},
+            "application_id": {"type": "string", "format": "uuid"},
+            "registration_number": {"type": "string"},
+            "version": {"type": "integer"},
+            "replayed": {"type": "boolean", "description": "Answered from an earlier try."},
+            "problem": {"$ref": "#/components/schemas/ProblemModel"},
+        },
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -249,11 +294,10 @@ async def _submit_chunk(
         submission = Submission(str(uuid.uuid4()), call_id, content, new_id=True)
         pending.append((item, submission, line_key, fingerprint))
     if pending:
-        call = (await svc.applications.calls.load(call_id, conn)).state
         try:
             outcomes = await svc.applications.handle_submit_many(
                 [submission for _, submission, _, _ in pending],
-                call,
+                call_id,
                 svc.clock(),
                 command_metadata(principal),
                 conn,

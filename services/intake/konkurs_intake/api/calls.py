@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from konkurs_intake.api.deps import Intake, intake
 from konkurs_intake.api.errors import CALL_NOT_FOUND, CALL_PROBLEMS, problem_of
+from konkurs_intake.api.text import Line, Prose
 from konkurs_intake.domain.calls import (
     AmendCall,
     AnnounceCall,
@@ -39,14 +40,18 @@ ANNOUNCERS = (Role.OPERATOR, Role.ADMIN)
 
 _Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+CALL_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,63}$"
+# A call id in a path: one that cannot name a call is refused before it reaches the store.
+CallIdPath = Annotated[str, Path(pattern=CALL_ID_PATTERN, examples=["kz-clusters-2017"])]
+
 
 class Text(BaseModel):
     """Text in Russian, Kazakh and/or English; at least one."""
 
     model_config = _Strict
-    ru: str = Field("", max_length=2000)
-    kk: str = Field("", max_length=2000)
-    en: str = Field("", max_length=2000)
+    ru: Line = Field("", max_length=2000)
+    kk: Line = Field("", max_length=2000)
+    en: Line = Field("", max_length=2000)
 
     @model_validator(mode="after")
     def _one_language(self) -> Text:
@@ -59,6 +64,12 @@ class Text(BaseModel):
 
 
 class OptionalText(Text):
+    """Longer text, which may run over several lines; it may be left out."""
+
+    ru: Prose = Field("", max_length=2000)
+    kk: Prose = Field("", max_length=2000)
+    en: Prose = Field("", max_length=2000)
+
     @model_validator(mode="after")
     def _one_language(self) -> OptionalText:
         return self
@@ -103,7 +114,7 @@ class CallBody(BaseModel):
     model_config = _Strict
     title: Text
     description: OptionalText = Field(default_factory=lambda: OptionalText())
-    programme: str = Field(min_length=1, max_length=200)
+    programme: Line = Field(min_length=1, max_length=200)
     opens_at: AwareDatetime = Field(
         description="With an explicit offset, e.g. 2017-04-10T00:00:00+06:00"
     )
@@ -156,7 +167,7 @@ class CallBody(BaseModel):
 
 class AnnounceCallBody(CallBody):
     call_id: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9-]{2,63}$",
+        pattern=CALL_ID_PATTERN,
         description="A readable slug, unique among calls.",
         examples=["kz-clusters-2017"],
     )
@@ -269,7 +280,7 @@ async def announce_call(
     summary="Amend a call before it opens",
 )
 async def amend_call(
-    call_id: str,
+    call_id: CallIdPath,
     body: CallBody,
     principal: Annotated[Principal, Depends(require(*ANNOUNCERS))],
     svc: Annotated[Intake, Depends(intake)],
@@ -297,7 +308,7 @@ async def amend_call(
     summary="A call, as it stands",
 )
 async def get_call(
-    call_id: str,
+    call_id: CallIdPath,
     _: Annotated[Principal, Depends(authenticated)],
     svc: Annotated[Intake, Depends(intake)],
 ) -> Response:
@@ -322,9 +333,4 @@ async def list_calls(
     _: Annotated[Principal, Depends(authenticated)],
     svc: Annotated[Intake, Depends(intake)],
 ) -> list[CallSummary]:
-    async with svc.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT call_id, version, opens_at, closes_at, closed "
-            f"FROM {svc.store.schema}.calls_index ORDER BY opens_at DESC, call_id"
-        )
-    return [CallSummary(**dict(r)) for r in rows]
+    return [CallSummary(**vars(listing)) for listing in await svc.calls.list_calls()]

@@ -57,6 +57,13 @@ INVALID_CALL = ProblemType(
     "`errors` names each field at fault: weights that do not sum to 100, a window out of "
     "order or in the past, a region outside the call's region set, a threshold off the scale.",
 )
+DOCUMENT_TYPE_MISMATCH = ProblemType(
+    "document-type-mismatch",
+    422,
+    "The document is not what its Content-Type says",
+    "The bytes of a filed document must bear out its declared media type: HTML or a script "
+    "filed as a picture or a PDF is refused.",
+)
 CALL_PROBLEMS = (CALL_NOT_FOUND, CALL_EXISTS, CALL_ALREADY_OPEN, INVALID_CALL)
 DOMAIN_PROBLEMS = (
     CALL_EXISTS,

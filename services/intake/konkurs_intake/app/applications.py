@@ -6,14 +6,24 @@ events, the registration counter, the index row and an idempotency key commit to
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from konkurs_intake.adapters.codec import APPLICATION_SUBMITTED, ApplicationCodec
+from konkurs_intake.adapters.postgres import (
+    PostgresApplicationIndex,
+    PostgresDocumentStore,
+    PostgresRegistrationCounters,
+)
 from konkurs_intake.app.calls import Calls
 from konkurs_intake.app.historical import handler_for
+from konkurs_intake.app.ports import (
+    ApplicationIndex,
+    DocumentStore,
+    IndexEntry,
+    RegistrationCounters,
+)
 from konkurs_intake.domain.applications import (
     AmendApplication,
     Application,
@@ -22,17 +32,19 @@ from konkurs_intake.domain.applications import (
     ApplicationContent,
     ApplicationEvent,
     ApplicationState,
+    ApplicationSubmitted,
     AttachDocument,
     Document,
+    DocumentAttached,
     SubmitApplication,
     WithdrawApplication,
     application_decider,
     check_submission,
     registration_number,
 )
-from konkurs_intake.domain.calls import AnnouncedCall, CallState, ClosedCall
+from konkurs_intake.domain.calls import AnnouncedCall, ClosedCall
 from konkurs_platform.db import Connection
-from konkurs_platform.domain import DomainError
+from konkurs_platform.domain import DomainError, NotFound
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.handler import CommandHandler, Loaded, Outcome
@@ -40,6 +52,11 @@ from konkurs_platform.handler import CommandHandler, Loaded, Outcome
 
 def application_stream(application_id: str) -> str:
     return f"application-{application_id}"
+
+
+# The caller's access check for an application of a region (first argument) coordinated by
+# an organisation (its BIN, second argument); it raises to refuse.
+Authorise = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -63,14 +80,30 @@ class Revision:
     history: list[Envelope]
 
 
+@dataclass(frozen=True)
+class FiledDocument:
+    """A document an application filed, with its stored bytes."""
+
+    document: Document
+    media_type: str
+    content: bytes
+
+
 @dataclass
 class Applications:
     """The application aggregate's handlers over the intake event store."""
 
     store: EventStore
     calls: Calls
+    index: ApplicationIndex = field(init=False)
+    counters: RegistrationCounters = field(init=False)
+    documents: DocumentStore = field(init=False)
 
     def __post_init__(self) -> None:
+        schema = self.store.schema
+        self.index = PostgresApplicationIndex(schema)
+        self.counters = PostgresRegistrationCounters(schema)
+        self.documents = PostgresDocumentStore(schema)
         self.codec = ApplicationCodec()
         self.handler: CommandHandler[ApplicationCommand, ApplicationState, ApplicationEvent] = (
             CommandHandler(self.store, application_decider, self.codec)
@@ -87,13 +120,13 @@ class Applications:
         now: datetime,
         meta: Metadata,
         conn: Connection,
-        call: CallState | None = None,
+        authorise: Authorise | None = None,
     ) -> Outcome[ApplicationState]:
         """Submit at `now`; on the import path (`meta.imported`) `now` is the historical
         moment the application was received, and its events are recorded as occurring then.
-        A caller submitting many to one call passes the `call` it loaded in this transaction."""
-        if call is None:
-            call = (await self.calls.load(submission.call_id, conn)).state
+        `authorise` runs once the call would take the content: a field at fault is named
+        even to a caller who may not submit it."""
+        call = (await self.calls.load(submission.call_id, conn)).state
         command = SubmitApplication(
             submission.application_id,
             submission.call_id,
@@ -108,7 +141,9 @@ class Applications:
         check_submission(command)
         assert isinstance(call, AnnouncedCall | ClosedCall)
         region = submission.content.cluster.region_code
-        number = await self._next_number(conn, submission.call_id, region)
+        if authorise is not None:
+            authorise(region, submission.content.coordinator.bin)
+        number = await self.counters.draw(conn, submission.call_id, region, 1)
         command = replace(
             command,
             registration_number=registration_number(region, call.definition.opens_at.year, number),
@@ -125,15 +160,16 @@ class Applications:
     async def handle_submit_many(
         self,
         submissions: Sequence[Submission],
-        call: CallState,
+        call_id: str,
         now: datetime,
         meta: Metadata,
         conn: Connection,
     ) -> list[Outcome[ApplicationState] | DomainError]:
-        """Submit many new applications (server-made ids) to one `call`, live, inside the
-        caller's transaction, in a few statements whatever their number: one counter update
-        per region, one append for all, one batch of index rows. Each submission gets its
-        outcome or the domain's refusal, in order; refused ones draw no number."""
+        """Submit many new applications (server-made ids) to call `call_id`, live, inside
+        the caller's transaction, in a few statements whatever their number: one counter
+        update per region, one append for all, one batch of index rows. Each submission gets
+        its outcome or the domain's refusal, in order; refused ones draw no number."""
+        call = (await self.calls.load(call_id, conn)).state
         results: list[Outcome[ApplicationState] | DomainError | None] = [None] * len(submissions)
         accepted: list[tuple[int, SubmitApplication]] = []
         for i, sub in enumerate(submissions):
@@ -153,7 +189,7 @@ class Applications:
                 by_region.setdefault(command.content.cluster.region_code, []).append(i)
             numbers: dict[int, int] = {}
             for region, items in by_region.items():
-                last = await self._next_number(conn, call.call_id, region, len(items))
+                last = await self.counters.draw(conn, call.call_id, region, len(items))
                 numbers.update({i: last - len(items) + 1 + n for n, i in enumerate(items)})
             decided = []
             for i, command in accepted:
@@ -187,8 +223,9 @@ class Applications:
         meta: Metadata,
         conn: Connection,
         expected_version: int | None,
+        authorise: Authorise,
     ) -> Outcome[ApplicationState]:
-        call = await self._call_of(application_id, conn)
+        call = await self._call_of(application_id, conn, authorise)
         command = AmendApplication(application_id, call, content, now)
         return await self._execute(application_id, command, now, meta, conn, expected_version)
 
@@ -200,8 +237,9 @@ class Applications:
         meta: Metadata,
         conn: Connection,
         expected_version: int | None,
+        authorise: Authorise,
     ) -> Outcome[ApplicationState]:
-        call = await self._call_of(application_id, conn)
+        call = await self._call_of(application_id, conn, authorise)
         command = WithdrawApplication(application_id, call, reason, now)
         return await self._execute(application_id, command, now, meta, conn, expected_version)
 
@@ -213,9 +251,10 @@ class Applications:
         now: datetime,
         meta: Metadata,
         conn: Connection,
+        authorise: Authorise,
     ) -> Outcome[ApplicationState]:
         """Store the document's bytes and record that it was filed, in one transaction."""
-        call = await self._call_of(application_id, conn)
+        call = await self._call_of(application_id, conn, authorise)
         command = AttachDocument(application_id, call, document, now)
         outcome = await self._execute(application_id, command, now, meta, conn)
         await self.store_document(conn, document, content)
@@ -243,23 +282,34 @@ class Applications:
 
     async def store_document(self, conn: Connection, document: Document, content: bytes) -> None:
         """Keep `content` under its SHA-256 (the same bytes are stored once)."""
-        await conn.execute(
-            f"""INSERT INTO {self.store.schema}.documents (sha256, media_type, size_bytes, content)
-                VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING""",
-            document.sha256,
-            document.media_type,
-            document.size_bytes,
-            content,
-        )
+        await self.documents.put(conn, document, content)
 
-    async def document_content(self, sha256: str) -> tuple[str, bytes] | None:
-        """The media type and bytes stored under `sha256`, if any."""
+    async def filed_document(
+        self, application_id: str, sha256: str, authorise: Authorise
+    ) -> FiledDocument | None:
+        """The document with `sha256` if the application ever filed it (in any revision or
+        attached since); None if it did not. An application that does not exist is the
+        decider's `application_not_found`."""
+        loaded = await self.load(application_id)
+        state = loaded.state
+        if not isinstance(state, Application):
+            raise NotFound("application_not_found", f"There is no application {application_id}.")
+        authorise(state.content.cluster.region_code, state.content.coordinator.bin)
+        filed: dict[str, Document] = {}
+        for envelope in loaded.history:
+            event = self.codec.decode(envelope)
+            if isinstance(event, ApplicationSubmitted | ApplicationAmended):
+                filed.update((d.sha256, d) for d in event.content.documents)
+            elif isinstance(event, DocumentAttached):
+                filed[event.document.sha256] = event.document
+        if sha256 not in filed:
+            return None
         async with self.store.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                f"SELECT media_type, content FROM {self.store.schema}.documents WHERE sha256 = $1",
-                sha256,
-            )
-        return None if row is None else (row["media_type"], bytes(row["content"]))
+            stored = await self.documents.get(conn, sha256)
+        if stored is None:
+            return None
+        media_type, content = stored
+        return FiledDocument(filed[sha256], media_type, content)
 
     async def revision(
         self,
@@ -291,32 +341,17 @@ class Applications:
             return None
         return Revision(state, version, history[:version])
 
-    async def _call_of(self, application_id: str, conn: Connection) -> AnnouncedCall | ClosedCall:
-        """The call of an existing application (a missing application is the decider's 404,
-        so an unknown id only gets there)."""
-        call_id = await conn.fetchval(
-            f"SELECT call_id FROM {self.store.schema}.applications_index WHERE application_id = $1",
-            _uuid(application_id),
-        )
-        state = (await self.calls.load(call_id or "", conn)).state
-        assert call_id is None or isinstance(state, AnnouncedCall | ClosedCall)
+    async def _call_of(
+        self, application_id: str, conn: Connection, authorise: Authorise
+    ) -> AnnouncedCall | ClosedCall:
+        """The call of an existing application, once the caller may act on it (a missing
+        application is the decider's 404, so an unknown id only gets there)."""
+        found = await self.index.find(conn, application_id)
+        if found is not None:
+            authorise(found.region_code, found.coordinator_bin)
+        state = (await self.calls.load(found.call_id if found else "", conn)).state
+        assert found is None or isinstance(state, AnnouncedCall | ClosedCall)
         return state  # type: ignore[return-value]
-
-    async def _next_number(
-        self, conn: Connection, call_id: str, region_code: str, count: int = 1
-    ) -> int:
-        """Draw `count` numbers of the region's series; returns the last one drawn. The
-        counter row stays locked until the transaction ends: that keeps the series gapless."""
-        number = await conn.fetchval(
-            f"""INSERT INTO {self.store.schema}.registration_counters AS c
-                    (call_id, region_code, last_number) VALUES ($1, $2, $3)
-                ON CONFLICT (call_id, region_code) DO UPDATE SET last_number = c.last_number + $3
-                RETURNING last_number""",
-            call_id,
-            region_code,
-            count,
-        )
-        return int(number)
 
     async def _index(
         self, conn: Connection, outcome: Outcome[ApplicationState], now: datetime
@@ -326,40 +361,15 @@ class Applications:
     async def _index_many(
         self, conn: Connection, outcomes: Sequence[Outcome[ApplicationState]], now: datetime
     ) -> None:
-        """Keep `applications_index` in step with the streams, in the same transaction."""
-        rows = []
+        """Keep the application index in step with the streams, in the same transaction."""
+        entries = []
         for outcome in outcomes:
             state = outcome.state
             if not isinstance(state, Application) or not outcome.events:
                 continue
             first = outcome.events[0]
             submitted = first.event_type == APPLICATION_SUBMITTED
-            rows.append(
-                (
-                    _uuid(state.application_id),
-                    state.call_id,
-                    state.content.cluster.region_code,
-                    state.content.coordinator.bin,
-                    state.registration_number,
-                    state.status.value,
-                    outcome.version,
-                    first.occurred_at if submitted else now,
-                )
+            entries.append(
+                IndexEntry(state, outcome.version, first.occurred_at if submitted else now)
             )
-        if rows:
-            await conn.executemany(
-                f"""INSERT INTO {self.store.schema}.applications_index (application_id, call_id,
-                        region_code, coordinator_bin, registration_number, status, version,
-                        submitted_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                    ON CONFLICT (application_id) DO UPDATE SET status = excluded.status,
-                        version = excluded.version""",
-                rows,
-            )
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+        await self.index.record(conn, entries)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from konkurs_intake.adapters.codec import CallCodec
+from konkurs_intake.adapters.postgres import PostgresCallIndex
 from konkurs_intake.app.historical import handler_for
+from konkurs_intake.app.ports import CallIndex, CallListing
 from konkurs_intake.domain.calls import (
     AmendCall,
     AnnounceCall,
@@ -44,8 +46,10 @@ class Calls:
     """The call aggregate's handlers over the intake event store."""
 
     store: EventStore
+    index: CallIndex = field(init=False)
 
     def __post_init__(self) -> None:
+        self.index = PostgresCallIndex(self.store.schema)
         self.handler: CommandHandler[CallCommand, CallState, CallEvent] = CommandHandler(
             self.store, call_decider, CallCodec(), timers_for=call_timers
         )
@@ -53,12 +57,17 @@ class Calls:
     async def load(self, call_id: str, conn: Connection | None = None) -> Loaded[CallState]:
         return await self.handler.load(call_stream(call_id), conn=conn)
 
+    async def list_calls(self) -> Sequence[CallListing]:
+        """Every call, the latest to open first."""
+        async with self.store.pool.acquire() as conn:
+            return await self.index.listing(conn)
+
     async def handle_announce_call(
         self, cmd: AnnounceCall, meta: Metadata, conn: Connection
     ) -> Outcome[CallState]:
         handler = handler_for(self.handler, meta, cmd.now)
         outcome = await handler.execute(call_stream(cmd.call_id), cmd, meta, conn=conn)
-        await _index(conn, self.store.schema, cmd.call_id, outcome)
+        await self._index(conn, outcome)
         return outcome
 
     async def handle_amend_call(
@@ -67,7 +76,7 @@ class Calls:
         outcome = await self.handler.execute(
             call_stream(cmd.call_id), cmd, meta, conn=conn, expected_version=expected_version
         )
-        await _index(conn, self.store.schema, cmd.call_id, outcome)
+        await self._index(conn, outcome)
         return outcome
 
     async def handle_close_call(
@@ -75,25 +84,11 @@ class Calls:
     ) -> Outcome[CallState]:
         handler = handler_for(self.handler, meta, cmd.now)
         outcome = await handler.execute(call_stream(cmd.call_id), cmd, meta, conn=conn)
-        await _index(conn, self.store.schema, cmd.call_id, outcome)
+        await self._index(conn, outcome)
         return outcome
 
-
-async def _index(conn: Connection, schema: str, call_id: str, outcome: Outcome[CallState]) -> None:
-    """Keep `calls_index` (the list of calls and the closing scheduler's agenda) in step with
-    the stream, in the same transaction as the append."""
-    state = outcome.state
-    if not isinstance(state, AnnouncedCall | ClosedCall):
-        return
-    await conn.execute(
-        f"""INSERT INTO {schema}.calls_index (call_id, version, opens_at, closes_at, closed)
-            VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (call_id) DO UPDATE SET version = excluded.version,
-                opens_at = excluded.opens_at, closes_at = excluded.closes_at,
-                closed = excluded.closed""",
-        call_id,
-        outcome.version,
-        state.definition.opens_at,
-        state.definition.closes_at,
-        isinstance(state, ClosedCall),
-    )
+    async def _index(self, conn: Connection, outcome: Outcome[CallState]) -> None:
+        """Keep the call index in step with the stream, in the same transaction as the
+        append."""
+        if isinstance(outcome.state, AnnouncedCall | ClosedCall):
+            await self.index.record(conn, outcome.state, outcome.version)

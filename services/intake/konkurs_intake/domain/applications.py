@@ -241,19 +241,16 @@ def check_content(content: ApplicationContent, accepted_regions: Sequence[str]) 
         issues.append(
             FieldIssue("/cluster/region_code", f"{c.region_code} is not a region this call accepts")
         )
+    codes = "/cluster/specialisation_oked_codes"  # as the API names the field
     if not c.specialisation:
-        issues.append(FieldIssue("/cluster/specialisation", "name at least one OKED code"))
+        issues.append(FieldIssue(codes, "name at least one OKED code"))
     seen_codes: dict[str, int] = {}
     for i, code in enumerate(c.specialisation):
         if problem := oked_problem(code):
-            issues.append(FieldIssue(f"/cluster/specialisation/{i}", problem))
+            issues.append(FieldIssue(f"{codes}/{i}", problem))
         elif code in seen_codes:
-            issues.append(
-                FieldIssue(
-                    f"/cluster/specialisation/{i}",
-                    f"{code} is already listed at /cluster/specialisation/{seen_codes[code]}",
-                )
-            )
+            listed = f"{codes}/{seen_codes[code]}"
+            issues.append(FieldIssue(f"{codes}/{i}", f"{code} is already listed at {listed}"))
         seen_codes.setdefault(code, i)
     if problem := bin_problem(content.coordinator.bin):
         issues.append(FieldIssue("/coordinator/bin", problem))
