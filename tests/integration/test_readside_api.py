@@ -113,7 +113,7 @@ async def test_keyset_pages_cover_every_application_once_in_sort_order(world: Wo
     assert [i["submitted_at"] for i in by_time] == sorted(i["submitted_at"] for i in by_time)
     assert len(by_time) == 21
     stale = await world.get("/v1/applications?sort=cluster_name&cursor=bm9wZQ", Role.OPERATOR)
-    assert stale.status_code == 400
+    assert stale.status_code == 422
 
 
 async def test_filters_by_region_status_and_specialisation(world: World) -> None:

@@ -10,7 +10,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
@@ -19,8 +19,23 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from konkurs_platform.auth import Principal, authenticated, forbidden
-from konkurs_platform.problems import BAD_REQUEST, NOT_FOUND, FieldError, Problem, problem_responses
+from konkurs_platform.problems import (
+    NOT_FOUND,
+    VALIDATION_FAILED,
+    FieldError,
+    Problem,
+    problem_responses,
+)
+from konkurs_readside.api.parameters import (
+    MAX_REPEATS,
+    Cursor,
+    Identifier,
+    OkedCode,
+    RegionCode,
+    Status,
+)
 from konkurs_readside.api.scope import PII_COLUMNS, Scope, Where, scope_of
+from konkurs_readside.storable import NUL
 
 router = APIRouter(tags=["applications"])
 
@@ -74,7 +89,7 @@ class Filters:
 
     call_id: str | None
     region: list[str] | None
-    status: list[str] | None
+    status: list[Status] | None
     specialisation: str | None
 
     def where(self, scope: Scope) -> Where:
@@ -92,17 +107,22 @@ class Filters:
 
 
 def filters(
-    call_id: Annotated[str | None, Query(description="Only this call's applications.")] = None,
+    call_id: Annotated[
+        Identifier | None, Query(description="Only this call's applications.")
+    ] = None,
     region: Annotated[
-        list[str] | None, Query(description="Region codes, e.g. KZ-75; repeat for several.")
+        list[RegionCode] | None,
+        Query(description="Region codes, e.g. KZ-75; repeat for several.", max_length=MAX_REPEATS),
     ] = None,
     status: Annotated[
-        list[str] | None, Query(description="Statuses (submitted, withdrawn); repeatable.")
+        list[Status] | None,
+        Query(description="Statuses (submitted, withdrawn); repeatable.", max_length=MAX_REPEATS),
     ] = None,
     specialisation: Annotated[
-        str | None, Query(description="An OKED code among the cluster's specialisations.")
+        OkedCode | None, Query(description="An OKED code among the cluster's specialisations.")
     ] = None,
 ) -> Filters:
+    """The filters of the query string; FastAPI refuses values outside their form (422)."""
     return Filters(call_id, region, status, specialisation)
 
 
@@ -165,9 +185,12 @@ def _encode_cursor(sort: str, key: Any, application_id: str) -> str:
 
 
 def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    """The sort key and application id that a cursor issued for `sort` resumes after; a 422
+    problem for anything this API did not issue."""
+
     def bad(reason: str) -> Problem:
         return Problem(
-            BAD_REQUEST,
+            VALIDATION_FAILED,
             f"The cursor is not valid: {reason}.",
             errors=[FieldError.of_parameter("query", "cursor", reason)],
         )
@@ -175,17 +198,28 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         cursor_sort, value, application_id = json.loads(base64.urlsafe_b64decode(padded))
-        key = datetime.fromisoformat(value) if sort.lstrip("-") in _TIME_KEYS else str(value)
-    except (ValueError, TypeError, binascii.Error):
+        if not isinstance(value, str) or not isinstance(application_id, str):
+            raise TypeError("cursor values are strings")
+        # The values go to PostgreSQL as parameters: a NUL would fail the query (text cannot
+        # hold one), and a time must be one this API issues: aware, in range once in UTC.
+        if NUL in value or NUL in application_id:
+            raise ValueError("NUL in a cursor value")
+        key: Any = value
+        if sort.lstrip("-") in _TIME_KEYS:
+            key = datetime.fromisoformat(value)
+            if key.tzinfo is None:
+                raise ValueError("a cursor time is never naive")
+            key = key.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         raise bad("it was not issued by this API") from None
     if cursor_sort != sort:
         raise bad(f"it belongs to sort={cursor_sort}, not sort={sort}")
-    return key, str(application_id)
+    return key, application_id
 
 
 @router.get(
     "/v1/applications",
-    responses=problem_responses(400, 401, 403),
+    responses=problem_responses(401, 403, 422),
     summary="Applications, filtered and sorted, a page at a time",
 )
 async def list_applications(
@@ -196,7 +230,7 @@ async def list_applications(
         "submitted_at"
     ),
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    cursor: Annotated[Cursor | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> dict[str, Any]:
     """A page of the applications the caller may see; `next_cursor` fetches the next one.
 
@@ -233,7 +267,7 @@ async def list_applications(
     summary="An application with its revision history",
 )
 async def get_application(
-    application_id: str,
+    application_id: Identifier,
     request: Request,
     principal: Annotated[Principal, Depends(authenticated)],
 ) -> dict[str, Any]:

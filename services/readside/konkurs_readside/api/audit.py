@@ -12,6 +12,7 @@ from konkurs_platform.auth import Principal, Role, require
 from konkurs_platform.envelope import EnvelopeError, decode_envelope
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_readside import audit
+from konkurs_readside.api.parameters import Identifier
 
 router = APIRouter(tags=["audit"])
 
@@ -63,7 +64,7 @@ def _entry(row: Any) -> dict[str, Any]:
     summary="The full history of one aggregate",
 )
 async def stream_history(
-    stream_id: str,
+    stream_id: Identifier,
     request: Request,
     _: Annotated[Principal, Depends(require(Role.AUDITOR))],
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from konkurs_platform.auth import Principal, authenticated
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_readside.api.applications import actor
+from konkurs_readside.api.parameters import Identifier
 from konkurs_readside.api.scope import Where, scope_of
 
 router = APIRouter(tags=["calls"])
@@ -51,7 +52,7 @@ async def list_calls(
 
 @router.get("/v1/calls/{call_id}", responses=problem_responses(401, 404), summary="A call")
 async def get_call(
-    call_id: str, request: Request, _: Annotated[Principal, Depends(authenticated)]
+    call_id: Identifier, request: Request, _: Annotated[Principal, Depends(authenticated)]
 ) -> dict[str, Any]:
     async with request.app.state.pool.acquire() as conn:
         row = await conn.fetchrow(
@@ -68,7 +69,7 @@ async def get_call(
     summary="Applications received, by region and status",
 )
 async def call_summary(
-    call_id: str, request: Request, _: Annotated[Principal, Depends(authenticated)]
+    call_id: Identifier, request: Request, _: Annotated[Principal, Depends(authenticated)]
 ) -> dict[str, Any]:
     """How many applications the call received, per region and status.
 
@@ -108,7 +109,7 @@ async def call_summary(
     summary="The call's registration journal",
 )
 async def registration_journal(
-    call_id: str,
+    call_id: Identifier,
     request: Request,
     principal: Annotated[Principal, Depends(authenticated)],
 ) -> dict[str, Any]:
