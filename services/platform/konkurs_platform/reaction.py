@@ -92,7 +92,8 @@ class CommandReaction(Generic[C, S, E]):
 
     `build` makes the command from the event (None: this event causes nothing). `refused`,
     where the service has one, makes the command that records a refusal of the first (its
-    events are the record); without it a refusal goes to the dead-letter topic.
+    events are the record); without it a refusal goes to the dead-letter topic. `consumer`
+    is the name the reaction runs under in `react` (its inbox): the derived ids include it.
     """
 
     def __init__(
