@@ -10,6 +10,7 @@ import json
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 from google.protobuf import struct_pb2
 from readside_support import (
     Events,
@@ -22,10 +23,11 @@ from readside_support import (
 )
 
 from konkurs.intake.v1 import events_pb2
-from konkurs_platform.envelope import decode_envelope
+from konkurs_platform.envelope import Actor, decode_envelope
 from konkurs_platform.settings import Settings
 from konkurs_readside import audit
 from konkurs_readside.projections import PROJECTIONS
+from konkurs_readside.projector import project
 from konkurs_readside.rebuild import rebuild
 from konkurs_readside.storable import REPLACEMENT, storable_message
 
@@ -155,6 +157,41 @@ async def test_events_with_nul_in_every_stored_text_field_are_projected_and_rebu
     # The legal record keeps the NULs: the audit log holds the bytes as published.
     assert [bytes(r["envelope"]) for r in audited] == [raw for _, raw in events.published]
     assert verification.ok and verification.checked == len(events.published)
+
+
+async def test_an_envelope_with_nul_in_the_actor_reaches_the_read_models(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    _, schema = await new_world(settings, pool)
+    actor = Actor(subject=f"applicant{NUL}1", role=f"applicant{NUL}", organisation=f"{NUL}")
+    scratch = Events()
+    application_id = scratch.submit(CALL, 1, "KZ-75", coordinator="000000000001")
+    submitted = decode_envelope(scratch.published[0][1]).payload
+    events = Events()
+    events.emit(
+        f"application-{application_id}",
+        events_pb2.ApplicationSubmitted.FromString(submitted),
+        actor,
+    )
+    events.withdraw(application_id, "merged")
+    records = [
+        ConsumerRecord("topic", 0, offset, 0, 0, None, raw, None, 0, len(raw), ())
+        for offset, (_, raw) in enumerate(events.published)
+    ]
+    parked: list[str] = []
+
+    async def park(_: ConsumerRecord, reason: str) -> None:
+        parked.append(reason)
+
+    async with pool.acquire() as conn, conn.transaction():
+        applied = await project(
+            conn, schema, records, list(PROJECTIONS.values()), dead_letter=park, with_audit=False
+        )
+        revision = await conn.fetchrow(
+            f"SELECT actor_subject, actor_role FROM {schema}.application_revisions"
+        )
+    assert (applied, parked) == (2, [])
+    assert tuple(revision) == (f"applicant{REPLACEMENT}1", f"applicant{REPLACEMENT}")
 
 
 def test_a_map_with_nul_in_keys_and_values_is_made_storable() -> None:

@@ -80,11 +80,13 @@ def _storable_map(entries: Any, value_field: FieldDescriptor) -> None:
 def storable_envelope(e: Envelope) -> Envelope:
     """`e` with every string of its own (not of its payload) made storable."""
     a = e.actor
-    texts = (e.stream_id, e.correlation_id, e.causation_id, a.subject, a.role, a.organisation)
-    if not any(t is not None and NUL in t for t in (*texts, a.region)):
+    texts: list[str | None] = [e.event_type, e.stream_id, e.correlation_id, e.causation_id]
+    texts += [a.subject, a.role, a.organisation, a.region]
+    if not any(t is not None and NUL in t for t in texts):
         return e
     return dataclasses.replace(
         e,
+        event_type=storable_text(e.event_type),
         stream_id=storable_text(e.stream_id),
         correlation_id=storable_text(e.correlation_id),
         causation_id=_optional(e.causation_id),
