@@ -241,11 +241,19 @@ def test_every_container_runs_the_image_unprivileged_with_config_and_limits(
         assert "memory" in container["resources"]["limits"], name
         assert {"configMapRef": {"name": "konkurs-config"}} in container["envFrom"], name
         env = {e["name"]: e for e in container["env"]}
-        # The credentials come from the Secret CloudNativePG makes, never from the config.
-        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
-            "name": "konkurs-pg-app",
-            "key": "uri",
-        }, name
+        # Credentials come from Secrets, never from the config. A service's processes get
+        # only their own role's (issue 13: least privilege); the migration Job, which
+        # creates the roles, the superuser's and each role's URL to set its password.
+        if workload["kind"] == "Job":
+            expected = {"DATABASE_URL": "konkurs-pg-superuser"} | {
+                f"KONKURS_{spec.name.upper()}_DATABASE_URL": f"konkurs-pg-{spec.name}"
+                for spec in SPECS
+            }
+        else:
+            service = container["command"][2]
+            expected = {f"KONKURS_{service.upper()}_DATABASE_URL": f"konkurs-pg-{service}"}
+        secrets = {n: e["valueFrom"]["secretKeyRef"] for n, e in env.items() if "DATABASE_URL" in n}
+        assert secrets == {n: {"name": s, "key": "uri"} for n, s in expected.items()}, name
         # A read-only root leaves the home directory (KONKURS_HOME, faust's state) and /tmp
         # to volumes.
         assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
@@ -322,6 +330,20 @@ def test_compose_runs_every_process_of_the_procfile_after_the_init(compose: Doc)
     after_init = {"init": {"condition": "service_completed_successfully"}}
     for name, service in konkurs.items():
         assert service["depends_on"] == after_init, name
+
+
+def test_compose_gives_each_process_only_its_own_database_role(compose: Doc) -> None:
+    konkurs = _konkurs_services(compose)
+    init = konkurs.pop("init")["environment"]
+    own_urls = {f"KONKURS_{spec.name.upper()}_DATABASE_URL" for spec in SPECS}
+    assert {k for k in init if "DATABASE_URL" in k} == {"DATABASE_URL"} | own_urls
+    for name, service in konkurs.items():
+        owner = service["command"][2]
+        urls = {k: v for k, v in service["environment"].items() if "DATABASE_URL" in k}
+        assert list(urls) == [f"KONKURS_{owner.upper()}_DATABASE_URL"], name
+        assert urls[f"KONKURS_{owner.upper()}_DATABASE_URL"].startswith(
+            f"postgresql://konkurs_{owner}:"
+        ), name
 
 
 def test_compose_publishes_each_api_on_its_local_port(compose: Doc) -> None:

@@ -65,7 +65,7 @@ def cmd_api(s: Settings, args: argparse.Namespace) -> None:
     if spec.api is None:
         raise SystemExit(f"{spec.name} has no HTTP API")
     configure_logging(s.log_level, spec.name)
-    app = spec.api.load()(s)
+    app = spec.api.load()(s.for_service(spec.name))
     port = args.port or s.port(spec.name, spec.port)
     uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False)
 
@@ -78,7 +78,7 @@ def cmd_relay(s: Settings, args: argparse.Namespace) -> None:
     if not spec.relay:
         raise SystemExit(f"{spec.name} has no outbox relay")
     configure_logging(s.log_level, f"{spec.name}-relay")
-    relay = OutboxRelay(s, spec.schema)
+    relay = OutboxRelay(s.for_service(spec.name), spec.schema)
     _run_until_signal(relay.run)
 
 
@@ -95,7 +95,7 @@ def cmd_worker(s: Settings, args: argparse.Namespace) -> None:
     if worker is None:
         raise SystemExit(f"{spec.name} has no worker {args.name!r}; it has {', '.join(workers)}")
     configure_logging(s.log_level, f"{spec.name}-{worker.name}")
-    app = worker.create.load()(s)
+    app = worker.create.load()(s.for_service(spec.name))
     # faust's Worker installs its own signal handlers and runs until SIGTERM/SIGINT.
     from faust.worker import Worker
 
@@ -110,18 +110,24 @@ def cmd_projector(s: Settings, args: argparse.Namespace) -> None:
         raise SystemExit(f"{spec.name} has no projector")
     configure_logging(s.log_level, f"{spec.name}-projector")
     run = spec.projector.load()
-    _run_until_signal(lambda stop: run(s, stop))
+    own = s.for_service(spec.name)
+    _run_until_signal(lambda stop: run(own, stop))
 
 
 def cmd_migrate(s: Settings, args: argparse.Namespace) -> None:
-    from konkurs_platform.db import migrate_service
+    from urllib.parse import urlsplit
+
+    from konkurs_platform.db import migrate_service, service_role
 
     # Unknown names are refused before anything touches the database.
     specs = [_spec(name) for name in args.services] if args.services else discover()
 
     async def main() -> None:
         for spec in specs:
-            applied = await migrate_service(s, spec)
+            # A service's own URL (KONKURS_<SERVICE>_DATABASE_URL) carries its role's password.
+            own = urlsplit(s.for_service(spec.name).dsn)
+            password = own.password if own.username == service_role(spec.name) else None
+            applied = await migrate_service(s, spec, role_password=password)
             print(f"{spec.name}: {len(applied)} migration(s) applied", file=sys.stderr)
 
     asyncio.run(main())
@@ -244,7 +250,7 @@ def cmd_up(s: Settings, args: argparse.Namespace) -> None:
     for spec in in_dependency_order(discover()):
         if spec.demo is not None:
             print(f"loading the demo data of {spec.name}", file=sys.stderr)
-            asyncio.run(spec.demo.load()(s))
+            asyncio.run(spec.demo.load()(s.for_service(spec.name)))
     print("\nkonkurs is up:", file=sys.stderr)
     for spec in discover():
         if spec.api is not None:

@@ -2,8 +2,14 @@
 
 Each service owns one schema. Migrations are versioned SQL files: the platform's own
 (`konkurs_platform/migrations`, applied to every service schema with `{schema}` filled in)
-and the service's (`konkurs_<service>/migrations`). Applied versions are recorded in
+and the service's (its spec's `migrations` package). Applied versions are recorded in
 `<schema>.schema_migrations`, each file in its own transaction.
+
+Least privilege: the objects of every schema belong to `konkurs_owner`, a role nobody logs in
+as, and migrations run as it. Each service connects as its own login role,
+`konkurs_<service>`, which may read and write the rows of its own schema and nothing else:
+no DDL, no TRUNCATE, no other service's schema, and on its append-only tables (the readside's
+audit log) only SELECT and INSERT, so it cannot alter, disable or empty them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,26 @@ log = logging.getLogger(__name__)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Serialises migrations of concurrent starters (several processes of one service).
 _MIGRATION_LOCK = 0x6B6F6E6B
+
+
+OWNER_ROLE = "konkurs_owner"
+
+
+def service_role(service: str) -> str:
+    """The login role a service's processes connect as."""
+    return f"konkurs_{check_schema_name(service)}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use a schema's rows: the service's role, read-write except `append_only`."""
+
+    role: str
+    append_only: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, spec: ServiceSpec) -> Access:
+        return cls(service_role(spec.name), spec.append_only)
 
 
 @dataclass(frozen=True)
@@ -92,22 +118,29 @@ def migrations_for(spec: ServiceSpec) -> list[Migration]:
     )
 
 
-async def migrate(conn: Connection, schema: str, migrations: list[Migration]) -> list[str]:
-    """Apply the migrations not yet applied to `schema`; returns the versions applied.
+async def migrate(
+    conn: Connection, schema: str, migrations: list[Migration], access: Access | None = None
+) -> list[str]:
+    """Apply the migrations not yet applied to `schema`, as the owner role; then grant
+    `access` (when given) to the rows. Returns the versions applied.
 
-    A file that changed after it was applied is an error: history is not rewritten.
+    `conn` must be allowed to create roles and to act as the owner (the local superuser,
+    or the cluster's superuser in a deployment). A file that changed after it was applied is
+    an error: history is not rewritten.
     """
     check_schema_name(schema)
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
     try:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        await _ensure_role(conn, OWNER_ROLE, login=False)
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {OWNER_ROLE}")
         await conn.execute(
             f"""CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (
                     version text PRIMARY KEY,
                     checksum text NOT NULL,
                     applied_at timestamptz NOT NULL DEFAULT now())"""
         )
+        await _own_everything(conn, schema)
         done = {
             r["version"]: r["checksum"]
             for r in await conn.fetch(f"SELECT version, checksum FROM {schema}.schema_migrations")
@@ -120,6 +153,8 @@ async def migrate(conn: Connection, schema: str, migrations: list[Migration]) ->
                     )
                 continue
             async with conn.transaction():
+                # Whatever the file creates belongs to the owner, not to whoever migrates.
+                await conn.execute(f"SET LOCAL ROLE {OWNER_ROLE}")
                 await conn.execute(m.sql.replace("{schema}", schema))
                 await conn.execute(
                     f"INSERT INTO {schema}.schema_migrations (version, checksum) VALUES ($1, $2)",
@@ -128,17 +163,89 @@ async def migrate(conn: Connection, schema: str, migrations: list[Migration]) ->
                 )
             log.info("migration applied", extra={"schema": schema, "version": m.version})
             applied.append(m.version)
+        if access is not None:
+            await _grant(conn, schema, access)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied
 
 
+async def _ensure_role(conn: Connection, role: str, *, login: bool) -> None:
+    # Roles belong to the cluster, not to a database: another database may have made it.
+    if await conn.fetchval("SELECT true FROM pg_roles WHERE rolname = $1", role):
+        return
+    try:
+        await conn.execute(f"CREATE ROLE {role} {'LOGIN' if login else 'NOLOGIN'}")
+    except asyncpg.DuplicateObjectError:
+        pass  # made by a concurrent migration of another database since the check
+
+
+async def _own_everything(conn: Connection, schema: str) -> None:
+    """Give the owner role what an older installation created as the migrating user."""
+    await conn.execute(f"ALTER SCHEMA {schema} OWNER TO {OWNER_ROLE}")
+    rows = await conn.fetch(
+        """SELECT c.relname, c.relkind FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm')
+             AND pg_get_userbyid(c.relowner) <> $2""",
+        schema,
+        OWNER_ROLE,
+    )
+    for row in rows:
+        kind = {"v": "VIEW", "m": "MATERIALIZED VIEW"}.get(row["relkind"], "TABLE")
+        await conn.execute(f'ALTER {kind} {schema}."{row["relname"]}" OWNER TO {OWNER_ROLE}')
+    functions = await conn.fetch(
+        """SELECT p.oid::regprocedure::text AS signature FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = $1 AND pg_get_userbyid(p.proowner) <> $2""",
+        schema,
+        OWNER_ROLE,
+    )
+    for f in functions:
+        await conn.execute(f"ALTER FUNCTION {f['signature']} OWNER TO {OWNER_ROLE}")
+
+
+async def _grant(conn: Connection, schema: str, access: Access) -> None:
+    """Rows of `schema` to `access.role`: read-write, append-only tables insert-only."""
+    role = check_schema_name(access.role)
+    await _ensure_role(conn, role, login=True)
+    database = await conn.fetchval("SELECT current_database()")
+    await conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+    await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+    await conn.execute(
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"
+    )
+    await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
+    # The migrations' log is the migrator's to write.
+    await conn.execute(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.schema_migrations FROM {role}")
+    for table in access.append_only:
+        await conn.execute(
+            f"REVOKE UPDATE, DELETE, TRUNCATE ON {schema}.{check_schema_name(table)} FROM {role}"
+        )
+
+
 async def migrate_service(
-    settings: Settings, spec: ServiceSpec, schema: str | None = None
+    settings: Settings,
+    spec: ServiceSpec,
+    schema: str | None = None,
+    *,
+    role_password: str | None = None,
 ) -> list[str]:
-    """Migrate one service's schema (its spec's schema unless `schema` is given)."""
+    """Migrate one service's schema (its spec's schema unless `schema` is given), grant the
+    service's role its rows, and give the role `role_password` when one is set (a
+    deployment's credentials; the local stack trusts its loopback)."""
     conn = await asyncpg.connect(settings.dsn)
     try:
-        return await migrate(conn, schema or spec.schema, migrations_for(spec))
+        access = Access.of(spec)
+        applied = await migrate(conn, schema or spec.schema, migrations_for(spec), access)
+        if role_password:
+            # ALTER ROLE takes no bind parameters: let the server quote the literal.
+            statement = await conn.fetchval(
+                "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
+                access.role,
+                role_password,
+            )
+            await conn.execute(statement)
+        return applied
     finally:
         await conn.close()

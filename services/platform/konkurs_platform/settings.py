@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -104,6 +105,23 @@ class Settings:
                 get("KONKURS_AUDIT_CHECKPOINT_SECONDS", str(s.audit_checkpoint_seconds)) or 0
             ),
         )
+
+    def for_service(self, service: str, env: dict[str, str] | None = None) -> Settings:
+        """The settings of a process of `service`: it connects as the service's own role.
+
+        `KONKURS_<SERVICE>_DATABASE_URL` names its connection outright (a deployment gives each
+        service its own credentials); otherwise the user of `dsn` is replaced by
+        `konkurs_<service>`, without a password (the local stack, where 127.0.0.1 is trusted;
+        the administrator's password is never handed on to a service).
+        """
+        e = dict(os.environ if env is None else env)
+        own = e.get(f"KONKURS_{service.upper()}_DATABASE_URL")
+        if own:
+            return replace(self, database_url=own)
+        parts = urlsplit(self.dsn)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        netloc = f"konkurs_{service}@{host}"
+        return replace(self, database_url=urlunsplit(parts._replace(netloc=netloc)))
 
     @property
     def dsn(self) -> str:

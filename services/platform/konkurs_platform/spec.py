@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -80,8 +80,9 @@ class ServiceSpec:
     # `load_demo(settings) -> Awaitable[None]`: the 2017 programme's data; loading twice
     # changes nothing. Demos run in dependency order (see `in_dependency_order`).
     demo: Ref | None = None
-    # Other topics it produces besides its events (e.g. the analytics feed).
-    also_produces: tuple[str, ...] = field(default_factory=tuple)
+    # Tables of its schema its own role may only read and insert into (the audit log):
+    # no update, delete or truncate, and as for every table, no DDL.
+    append_only: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

@@ -30,7 +30,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from konkurs_platform.db import Connection, check_schema_name, migrate, migrations_for
+from konkurs_platform.db import Access, Connection, check_schema_name, migrate, migrations_for
 from konkurs_platform.kafka import make_consumer
 from konkurs_platform.settings import Settings
 from konkurs_readside.positions import event_partitions, stored_offsets
@@ -158,7 +158,7 @@ async def rebuild(
     retired = check_schema_name(f"{schema}_old_{suffix}")
     partitions = await event_partitions(settings)
     async with pool.acquire() as conn:
-        await migrate(conn, target, migrations_for(SPEC))
+        await migrate(conn, target, migrations_for(SPEC), Access.of(SPEC))
     # No group: the replay must not join (and rebalance) the live projector's group.
     consumer = make_consumer(settings, group_id=None, max_poll_records=5000)
     await consumer.start()

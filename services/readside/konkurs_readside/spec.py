@@ -14,4 +14,6 @@ SPEC = ServiceSpec(
     api=Ref("konkurs_readside.bootstrap:create_app"),
     projector=Ref("konkurs_readside.process:run_projector"),
     commands=Ref("konkurs_readside.commands:register"),
+    # The legal record: the readside's own role may add to it and read it, nothing else.
+    append_only=("audit_log",),
 )
