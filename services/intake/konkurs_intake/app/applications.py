@@ -100,6 +100,8 @@ class Applications:
     documents: DocumentStore = field(init=False)
 
     def __post_init__(self) -> None:
+        # The ports are built from the store's schema, like the codec, so whoever wires the
+        # service (bootstrap, the demo loader) hands over the event store and nothing else.
         schema = self.store.schema
         self.index = PostgresApplicationIndex(schema)
         self.counters = PostgresRegistrationCounters(schema)

@@ -49,6 +49,7 @@ class Calls:
     index: CallIndex = field(init=False)
 
     def __post_init__(self) -> None:
+        # Built from the store's schema, like the codec: the wiring hands over the store alone.
         self.index = PostgresCallIndex(self.store.schema)
         self.handler: CommandHandler[CallCommand, CallState, CallEvent] = CommandHandler(
             self.store, call_decider, CallCodec(), timers_for=call_timers
