@@ -19,6 +19,7 @@ RUN pip install '.[dev]' \
  && mkdir -p build/gen/python \
  && python -m grpc_tools.protoc -I schemas --python_out=build/gen/python \
         --mypy_out=build/gen/python $(find schemas -name '*.proto') \
+ && (cd schemas && find . -name '*.py' -exec cp --parents {} ../build/gen/python \;) \
  && python -m compileall -q build/gen/python
 
 # The runtime: the project and its runtime dependencies in a virtual environment that the

@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 GEN := build/gen/python
 PROTOS := $(shell find schemas -name '*.proto' 2>/dev/null)
+# The upcasters that ship with each schema (schemas/README.md) sit beside its generated code.
+SCHEMA_PY := $(shell find schemas -name '*.py' 2>/dev/null)
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv proto lint fmt test test-unit run stop clean logs status bench
@@ -32,21 +34,22 @@ $(STAMP): pyproject.toml
 
 proto: $(GEN)/.stamp
 
-$(GEN)/.stamp: $(STAMP) $(PROTOS)
+$(GEN)/.stamp: $(STAMP) $(PROTOS) $(SCHEMA_PY)
 	rm -rf $(GEN) && mkdir -p $(GEN)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -I schemas --python_out=$(GEN) --mypy_out=$(GEN) $(PROTOS)
+	cd schemas && find . -name '*.py' -exec cp --parents {} $(CURDIR)/$(GEN) \;
 	touch $@
 
 lint: proto
-	$(BIN)/ruff check services tests bench
-	$(BIN)/ruff format --check services tests bench
+	$(BIN)/ruff check services tests bench schemas
+	$(BIN)/ruff format --check services tests bench schemas
 	$(BIN)/mypy
 	bash schemas/buf.sh lint
 	bash schemas/buf.sh breaking
 
 fmt: $(STAMP)
-	$(BIN)/ruff format services tests bench
-	$(BIN)/ruff check --fix services tests bench
+	$(BIN)/ruff format services tests bench schemas
+	$(BIN)/ruff check --fix services tests bench schemas
 
 test: proto
 	$(BIN)/konkurs stack fetch
