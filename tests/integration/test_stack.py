@@ -47,7 +47,10 @@ async def test_topics_are_created_once_and_event_topics_are_kept_forever(
         assert len(events["partitions"]) == s.partitions
         assert len(scratch_topic["partitions"]) == 2
         [response] = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name) for name in (*stack.system_topics(s), scratch)]
+            [
+                ConfigResource(ConfigResourceType.TOPIC, name)
+                for name in (*stack.system_topics(s), scratch)
+            ]
         )
         retention = {
             resource["resource_name"]: {
