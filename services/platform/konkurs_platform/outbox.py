@@ -22,6 +22,7 @@ from konkurs_platform.db import check_schema_name
 from konkurs_platform.envelope import HEADER_CORRELATION_ID, HEADER_EVENT_ID, HEADER_EVENT_TYPE
 from konkurs_platform.kafka import make_producer
 from konkurs_platform.settings import Settings
+from konkurs_platform.waiting import sleep_or_stop, wait_any
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class OutboxRelay:
                 # not yet acknowledged, so starting over is always safe.
                 self.stats.failures += 1
                 log.warning("relay failed, starting over", extra={"error": repr(exc)})
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self.max_backoff)
 
     async def _lead(self, stop: asyncio.Event) -> None:
@@ -85,7 +86,7 @@ class OutboxRelay:
         try:
             while not await conn.fetchval(self._lock_sql, self._lock_key):
                 log.info("another relay is active for this schema; standing by")
-                if await _sleep_or_stop(stop, self.idle_timeout):
+                if await sleep_or_stop(stop, self.idle_timeout):
                     return
             await conn.add_listener(f"{self.schema}_outbox", self._on_notify)
             log.info("relay active", extra={"schema": self.schema})
@@ -106,7 +107,7 @@ class OutboxRelay:
                 self._wake.clear()
                 rows = await conn.fetch(self._batch_sql, self.batch_size)
                 if not rows:
-                    await _wait_any(stop, self._wake, self.idle_timeout)
+                    await wait_any(stop, self._wake, self.idle_timeout)
                     continue
                 try:
                     if producer is None:
@@ -123,7 +124,7 @@ class OutboxRelay:
                         with contextlib.suppress(Exception):
                             await producer.stop()
                         producer = None
-                    await _sleep_or_stop(stop, backoff)
+                    await sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, self.max_backoff)
                     continue
                 await conn.execute(self._delete_sql, [r["position"] for r in rows])
@@ -149,19 +150,3 @@ class OutboxRelay:
                 )
             )
         await asyncio.gather(*futures)
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep `seconds` unless `stop` is set first; returns whether it was set."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    return stop.is_set()

@@ -37,7 +37,7 @@ from konkurs_platform.db import Connection, check_schema_name
 from konkurs_platform.domain import DomainError
 from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import ConcurrencyError, Metadata
-from konkurs_platform.outbox import _wait_any
+from konkurs_platform.waiting import wait_any
 
 log = logging.getLogger(__name__)
 
@@ -181,14 +181,14 @@ class TimerService:
                 await self._lead(stop)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("timers lost PostgreSQL, retrying", extra={"error": repr(exc)})
-                await _wait_any(stop, self._wake, 1.0)
+                await wait_any(stop, self._wake, 1.0)
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
         try:
             lock = "SELECT pg_try_advisory_lock(hashtext($1))"
             while not await conn.fetchval(lock, self._lock_key):
-                await _wait_any(stop, self._wake, self.max_sleep)
+                await wait_any(stop, self._wake, self.max_sleep)
                 if stop.is_set():
                     return
             self._leading = True
@@ -199,7 +199,7 @@ class TimerService:
                 self._wake.clear()
                 await self.fire_due()
                 due = await conn.fetchval(self._next_sql)
-                await _wait_any(stop, self._wake, next_wake(due, self.clock(), self.max_sleep))
+                await wait_any(stop, self._wake, next_wake(due, self.clock(), self.max_sleep))
         finally:
             self._leading = False
             with contextlib.suppress(Exception):

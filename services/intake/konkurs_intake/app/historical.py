@@ -11,9 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from konkurs_platform.domain import Decider
 from konkurs_platform.envelope import Envelope
-from konkurs_platform.eventstore import EventStore, Metadata, NewEvent
+from konkurs_platform.eventstore import Metadata, NewEvent
 from konkurs_platform.handler import CommandHandler, EventCodec
 
 C = TypeVar("C")
@@ -41,6 +40,5 @@ def handler_for(
     """`handler` itself for a live command; for an import, one that records at `now`."""
     if not meta.imported:
         return handler
-    store: EventStore = handler.store
-    decider: Decider[C, S, E] = handler.decider
-    return CommandHandler(store, decider, HistoricalCodec(handler.codec, now))
+    # The same timers: an imported call that is still open must close at its time.
+    return handler.with_codec(HistoricalCodec(handler.codec, now))
