@@ -162,7 +162,7 @@ async def test_events_with_nul_in_every_stored_text_field_are_projected_and_rebu
     assert verification.ok and verification.checked == len(events.published)
 
 
-async def test_an_envelope_with_nul_in_the_actor_reaches_the_read_models(
+async def test_an_envelope_with_nul_in_the_actor_reaches_the_read_models_and_the_audit_log(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
     _, schema = await new_world(settings, pool)
@@ -188,13 +188,19 @@ async def test_an_envelope_with_nul_in_the_actor_reaches_the_read_models(
 
     async with pool.acquire() as conn, conn.transaction():
         applied = await project(
-            conn, schema, records, list(PROJECTIONS.values()), dead_letter=park, with_audit=False
+            conn, schema, records, list(PROJECTIONS.values()), dead_letter=park, with_audit=True
         )
         revision = await conn.fetchrow(
             f"SELECT actor_subject, actor_role FROM {schema}.application_revisions"
         )
     assert (applied, parked) == (2, [])
     assert tuple(revision) == (f"applicant{REPLACEMENT}1", f"applicant{REPLACEMENT}")
+    async with pool.acquire() as conn:
+        assert (await audit.verify(conn, schema)).ok
+        (first, _) = await audit.stream_history(conn, schema, f"application-{application_id}")
+    # The log keeps the exact bytes, NULs and all; only its columns show U+FFFD.
+    assert bytes(first["envelope"]) == events.published[0][1]
+    assert first["actor_subject"] == f"applicant{REPLACEMENT}1"
 
 
 def test_a_map_with_nul_in_keys_and_values_is_made_storable() -> None:

@@ -22,6 +22,7 @@ import asyncpg
 
 from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope, EnvelopeError, decode_envelope
+from konkurs_readside.storable import storable_envelope
 
 GENESIS = bytes(32)
 
@@ -86,7 +87,8 @@ async def append(conn: Connection, schema: str, events: Sequence[Received]) -> i
     }
     records: list[tuple[Any, ...]] = []
     for r in events:
-        e = r.envelope
+        # The columns hold what text can store (NUL becomes U+FFFD); `envelope` the exact bytes.
+        e = storable_envelope(r.envelope)
         if e.event_id in present:
             continue
         present.add(e.event_id)
@@ -200,7 +202,7 @@ async def verify(conn: Connection, schema: str, *, batch: int = 5000) -> Verific
             if bytes(row["hash"]) != digest:
                 return broken(seq, "hash does not match the link's envelope bytes")
             try:
-                mismatch = _column_mismatch(row, decode_envelope(raw))
+                mismatch = _column_mismatch(row, storable_envelope(decode_envelope(raw)))
             except EnvelopeError as exc:
                 mismatch = f"envelope bytes do not decode: {exc}"
             if mismatch:
