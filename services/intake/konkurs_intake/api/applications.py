@@ -59,6 +59,7 @@ from konkurs_platform.problems import (
     Problem,
     problem_responses,
 )
+from konkurs_platform.ratelimit import TOO_MANY_REQUESTS, limit_writes
 from konkurs_platform.service import command_metadata, idempotent
 from konkurs_platform.settings import Settings
 from konkurs_platform.web import etag_for, parse_if_match, require_content_type
@@ -68,11 +69,12 @@ READERS = (Role.APPLICANT, Role.REGIONAL_OPERATOR, Role.OPERATOR, Role.ADMIN, Ro
 IMPORTERS = (Role.OPERATOR,)
 BATCH_SUBMITTERS = (Role.REGIONAL_OPERATOR, Role.OPERATOR)
 
-_BODY_PROBLEMS = (400, 413, 415, 422, MALFORMED_PROTOBUF, INVALID_APPLICATION)
+_BODY_PROBLEMS = (400, 413, 415, 422, MALFORMED_PROTOBUF, INVALID_APPLICATION, TOO_MANY_REQUESTS)
 
-router = APIRouter(prefix="/v1", tags=["applications"])
+# Writes are limited per caller (429 with Retry-After); reads are not.
+router = APIRouter(prefix="/v1", tags=["applications"], dependencies=[Depends(limit_writes)])
 # The bulk route alone takes the larger body limit (`create_router`).
-batch_router = APIRouter(prefix="/v1", tags=["applications"])
+batch_router = APIRouter(prefix="/v1", tags=["applications"], dependencies=[Depends(limit_writes)])
 
 
 def create_router(settings: Settings) -> APIRouter:
@@ -292,7 +294,7 @@ async def import_application(
             '...}` or `{"line": 4, "status": 422, "problem": {...}}`.',
             "content": {"application/x-ndjson": {"schema": batch.RESULT_LINES_SCHEMA}},
         },
-        **problem_responses(401, 403, 413, 415),
+        **problem_responses(401, 403, 413, 415, TOO_MANY_REQUESTS),
     },
     openapi_extra={"requestBody": batch.REQUEST_BODY},
     summary="Submit many applications (regional operators, migrations)",
@@ -397,7 +399,9 @@ async def amend_application(
 @router.post(
     "/applications/{application_id}/withdrawal",
     response_model=SubmittedView,
-    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, *DOMAIN_PROBLEMS),
+    responses=problem_responses(
+        400, 401, 403, 404, 409, 412, 413, 415, 422, TOO_MANY_REQUESTS, *DOMAIN_PROBLEMS
+    ),
     summary="Withdraw an application until the call closes",
 )
 async def withdraw_application(
@@ -433,7 +437,17 @@ async def withdraw_application(
     response_model=DocumentView,
     max_body_size=MAX_DOCUMENT_BYTES,
     responses=problem_responses(
-        400, 401, 403, 404, 409, 413, 415, 422, DOCUMENT_TYPE_MISMATCH, *DOMAIN_PROBLEMS
+        400,
+        401,
+        403,
+        404,
+        409,
+        413,
+        415,
+        422,
+        DOCUMENT_TYPE_MISMATCH,
+        TOO_MANY_REQUESTS,
+        *DOMAIN_PROBLEMS,
     ),
     openapi_extra={
         "requestBody": {

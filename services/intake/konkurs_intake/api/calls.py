@@ -31,10 +31,12 @@ from konkurs_platform.auth import Principal, Role, authenticated, require
 from konkurs_platform.domain import DomainError
 from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.problems import Problem, problem_responses
+from konkurs_platform.ratelimit import TOO_MANY_REQUESTS, limit_writes
 from konkurs_platform.service import command_metadata, idempotent
 from konkurs_platform.web import etag_for, parse_if_match
 
-router = APIRouter(prefix="/v1/calls", tags=["calls"])
+# Writes are limited per caller (429 with Retry-After); reads are not.
+router = APIRouter(prefix="/v1/calls", tags=["calls"], dependencies=[Depends(limit_writes)])
 
 ANNOUNCERS = (Role.OPERATOR, Role.ADMIN)
 
@@ -243,7 +245,9 @@ def _json(view: CallView, status: int = 200) -> JSONResponse:
     "",
     status_code=201,
     response_model=CallView,
-    responses=problem_responses(400, 401, 403, 409, 413, 415, 422, *CALL_PROBLEMS),
+    responses=problem_responses(
+        400, 401, 403, 409, 413, 415, 422, TOO_MANY_REQUESTS, *CALL_PROBLEMS
+    ),
     summary="Announce a call",
 )
 async def announce_call(
@@ -276,7 +280,9 @@ async def announce_call(
 @router.put(
     "/{call_id}",
     response_model=CallView,
-    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, *CALL_PROBLEMS),
+    responses=problem_responses(
+        400, 401, 403, 404, 409, 412, 413, 422, TOO_MANY_REQUESTS, *CALL_PROBLEMS
+    ),
     summary="Amend a call before it opens",
 )
 async def amend_call(
