@@ -20,8 +20,9 @@ from konkurs_intake.app.applications import Applications
 from konkurs_intake.app.calls import Calls
 from konkurs_intake.app.scheduler import CallCloser
 from konkurs_platform.db import create_pool
-from konkurs_platform.eventstore import EventStore, utcnow
+from konkurs_platform.eventstore import utcnow
 from konkurs_platform.idempotency import IdempotencyStore
+from konkurs_platform.personal.store import SealingEventStore
 from konkurs_platform.service import kafka_check, postgres_check
 from konkurs_platform.settings import Settings
 from konkurs_platform.web import create_app as create_web_app
@@ -38,7 +39,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings)
-        store = EventStore(pool, SCHEMA, settings.events_topic(SERVICE), clock)
+        # The contact person's fields are sealed per person in the events (issue 14).
+        store = SealingEventStore(pool, SCHEMA, settings.events_topic(SERVICE), clock)
         call_handlers = Calls(store)
         closer = CallCloser(settings.dsn, pool, call_handlers, clock)
         app.state.intake = Intake(
@@ -101,7 +103,7 @@ async def load_demo(settings: Settings) -> None:
     through the historical-import path. Loading again changes nothing."""
     pool = await create_pool(settings, max_size=2)
     try:
-        store = EventStore(pool, SCHEMA, settings.events_topic(SERVICE))
+        store = SealingEventStore(pool, SCHEMA, settings.events_topic(SERVICE))
         call_handlers = Calls(store)
         await demo.load(pool, call_handlers, Applications(store, call_handlers))
     finally:

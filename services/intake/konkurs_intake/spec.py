@@ -9,5 +9,8 @@ SPEC = ServiceSpec(
     summary="calls for applications and the applications of the regions",
     api=Ref("konkurs_intake.bootstrap:create_app"),
     relay=True,
+    # It seals the contact person's fields (a new applicant's contact gets a key) and opens
+    # them to fold and answer its applications.
+    personal_data="seal",
     demo=Ref("konkurs_intake.bootstrap:load_demo"),
 )

@@ -37,6 +37,15 @@ _MIGRATION_LOCK = 0x6B6F6E6B
 
 
 OWNER_ROLE = "konkurs_owner"
+# The data keys of personal data (konkurs_platform.personal): a schema of its own, so that a
+# role holds the grant to open sealed values or is refused by PostgreSQL.
+KEY_STORE_SCHEMA = "keystore"
+# What each `ServiceSpec.personal_data` level may do with the key store's tables.
+_KEY_STORE_GRANTS = {
+    "read": {"subject_keys": "SELECT"},
+    "seal": {"subject_keys": "SELECT, INSERT"},
+    "erase": {"subject_keys": "SELECT, DELETE", "erasures": "SELECT, INSERT"},
+}
 
 
 def service_role(service: str) -> str:
@@ -224,6 +233,15 @@ async def _grant(conn: Connection, schema: str, access: Access) -> None:
         )
 
 
+async def _grant_key_store(conn: Connection, role: str, level: str) -> None:
+    """The key store to `role` at `level` (migrated first: the first such service makes it)."""
+    migrations = _package_migrations("konkurs_platform.personal", "keystore/")
+    await migrate(conn, KEY_STORE_SCHEMA, migrations)
+    await conn.execute(f"GRANT USAGE ON SCHEMA {KEY_STORE_SCHEMA} TO {role}")
+    for table, privileges in _KEY_STORE_GRANTS[level].items():
+        await conn.execute(f"GRANT {privileges} ON {KEY_STORE_SCHEMA}.{table} TO {role}")
+
+
 async def migrate_service(
     settings: Settings,
     spec: ServiceSpec,
@@ -238,6 +256,8 @@ async def migrate_service(
     try:
         access = Access.of(spec)
         applied = await migrate(conn, schema or spec.schema, migrations_for(spec), access)
+        if spec.personal_data:
+            await _grant_key_store(conn, access.role, spec.personal_data)
         if role_password:
             # ALTER ROLE takes no bind parameters: let the server quote the literal.
             statement = await conn.fetchval(

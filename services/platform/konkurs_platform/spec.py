@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal
 
 ENTRY_POINT_GROUP = "konkurs.services"
 
@@ -83,6 +83,10 @@ class ServiceSpec:
     # Tables of its schema its own role may only read and insert into (the audit log):
     # no update, delete or truncate, and as for every table, no DDL.
     append_only: tuple[str, ...] = ()
+    # What its role may do with the key store of personal data (konkurs_platform.personal):
+    # "" nothing (sealed values stay sealed), "read" open them, "seal" also give a new data
+    # subject its key, "erase" read and destroy keys.
+    personal_data: Literal["", "read", "seal", "erase"] = ""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

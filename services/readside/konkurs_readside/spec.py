@@ -16,4 +16,7 @@ SPEC = ServiceSpec(
     commands=Ref("konkurs_readside.commands:register"),
     # The legal record: the readside's own role may add to it and read it, nothing else.
     append_only=("audit_log",),
+    # It opens the sealed personal fields into the read models for the roles that may see
+    # them, and erases them there when a subject is erased.
+    personal_data="read",
 )

@@ -6,6 +6,13 @@ touches are read once, its events are folded onto them in memory, and the result
 written with one `executemany` per table. Idempotent per event: a row remembers the stream
 version it reflects and an event at or below it (a duplicate the relay published twice) is
 ignored, so neither the fold nor the revisions nor the journal see it twice.
+
+The contact person is personal data, sealed in the events per person
+(`konkurs_platform.personal`). The batch opens it with the key store's keys, holding the
+subjects' erasures off until it commits; a subject erased before shows `ERASED`. The
+privacy service's `SubjectErased` then puts `ERASED` in place of the contact in the rows
+and revisions that hold it, so the read model keeps clear personal data exactly as long as
+the key exists, and a rebuild (which finds no key) comes out the same.
 """
 
 from __future__ import annotations
@@ -18,18 +25,33 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 
 from konkurs.intake.v1 import application_pb2, events_pb2
+from konkurs.privacy.v1 import events_pb2 as privacy_pb2
 from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
+from konkurs_platform.personal.keystore import KeyStore
+from konkurs_platform.personal.sealing import ERASED
+from konkurs_platform.personal.store import open_payloads
 from konkurs_readside.storable import decode_storable
 
 APPLICATION_SUBMITTED = events_pb2.ApplicationSubmitted.DESCRIPTOR.full_name
 APPLICATION_AMENDED = events_pb2.ApplicationAmended.DESCRIPTOR.full_name
 APPLICATION_WITHDRAWN = events_pb2.ApplicationWithdrawn.DESCRIPTOR.full_name
 DOCUMENT_ATTACHED = events_pb2.DocumentAttached.DESCRIPTOR.full_name
+SUBJECT_ERASED = privacy_pb2.SubjectErased.DESCRIPTOR.full_name
 
 EVENT_TYPES = frozenset(
-    {APPLICATION_SUBMITTED, APPLICATION_AMENDED, APPLICATION_WITHDRAWN, DOCUMENT_ATTACHED}
+    {
+        APPLICATION_SUBMITTED,
+        APPLICATION_AMENDED,
+        APPLICATION_WITHDRAWN,
+        DOCUMENT_ATTACHED,
+        SUBJECT_ERASED,
+    }
 )
+# The data subject of an application's contact person: `<stream id>/<this path>`.
+CONTACT_PATH = "content.contact"
+_ERASED_CONTACT = {"name": ERASED, "phone": ERASED, "email": ERASED}
+_KEYS = KeyStore()
 TABLES = ("applications", "application_revisions", "registration_journal")
 
 SUBMITTED = "submitted"
@@ -208,7 +230,56 @@ def _decode(e: Envelope) -> Any:
 
 
 async def apply_batch(conn: Connection, schema: str, events: Sequence[Envelope]) -> None:
-    """Fold `events` onto the applications they touch and write the results."""
+    """Fold `events` onto the applications they touch and write the results; then erase
+    the contacts of the subjects the batch's `SubjectErased` events name."""
+    erased = [e for e in events if e.event_type == SUBJECT_ERASED]
+    opened = await open_payloads(
+        conn, _KEYS, [e for e in events if e.event_type != SUBJECT_ERASED], hold=True
+    )
+    await _apply_application_events(conn, schema, opened)
+    if erased:
+        await _erase_contacts(conn, schema, erased)
+
+
+async def _erase_contacts(conn: Connection, schema: str, events: Sequence[Envelope]) -> None:
+    """`ERASED` in place of the contacts of the erased subjects, in every row and revision.
+
+    Idempotent, and independent of order: an application projected after the erasure opened
+    no key, and shows `ERASED` already."""
+    streams = []
+    for e in events:
+        stream_id, _, path = decode_storable(
+            privacy_pb2.SubjectErased, e.payload
+        ).subject_id.rpartition("/")
+        if path == CONTACT_PATH:
+            streams.append(stream_id)
+    if not streams:
+        return
+    erased_json = json.dumps(_ERASED_CONTACT)
+    ids = await conn.fetch(
+        f"""UPDATE {schema}.applications SET contact_name = $2, contact_phone = $2,
+                contact_email = $2,
+                content = CASE WHEN content ? 'contact'
+                    THEN jsonb_set(content, '{{contact}}', $3::jsonb) ELSE content END
+            WHERE stream_id = ANY($1) RETURNING application_id""",
+        sorted(streams),
+        ERASED,
+        erased_json,
+    )
+    await conn.execute(
+        f"""UPDATE {schema}.application_revisions
+            SET content = jsonb_set(content, '{{contact}}', $2::jsonb)
+            WHERE application_id = ANY($1) AND content ? 'contact'""",
+        sorted(r["application_id"] for r in ids),
+        erased_json,
+    )
+
+
+async def _apply_application_events(
+    conn: Connection, schema: str, events: Sequence[Envelope]
+) -> None:
+    if not events:
+        return
     decoded = [(e, _decode(e)) for e in events]
     ids = sorted({msg.application_id for _, msg in decoded})
     rows = await conn.fetch(

@@ -1,0 +1,1 @@
+"""Privacy's handlers: erasure, retention and access requests."""

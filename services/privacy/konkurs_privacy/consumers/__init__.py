@@ -1,0 +1,1 @@
+"""Privacy's consumers: what it learns from intake's events."""

@@ -1,0 +1,81 @@
+"""Privacy's reaction to intake's events: which calls, which subjects, when to erase.
+
+Effects are rows (and the retention timers written with them): the inbox makes a
+redelivery harmless, and a subject row keeps the latest stream version's values.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from konkurs_platform.db import Connection, create_pool
+from konkurs_platform.envelope import Envelope
+from konkurs_platform.reaction import Effect, react
+from konkurs_platform.settings import Settings
+from konkurs_platform.worker import events_topic
+from konkurs_privacy.adapters.intake_events import (
+    APPLICATION_AMENDED,
+    APPLICATION_SUBMITTED,
+    CALL_AMENDED,
+    CALL_ANNOUNCED,
+    CALL_CLOSED,
+    call_closed,
+    call_programme,
+    subjects_seen,
+)
+from konkurs_privacy.adapters.postgres import PrivacyBook
+from konkurs_privacy.app.retention import schedule_retention
+
+# The inbox's name for this reaction: renaming it would apply every event again.
+CONSUMER = "privacy.intake-events"
+
+
+class IntakeEvents:
+    """The effects of intake's events on what privacy keeps."""
+
+    def __init__(self, book: PrivacyBook) -> None:
+        self.book = book
+
+    async def on_call_defined(self, conn: Connection, envelope: Envelope) -> None:
+        """CallAnnounced or CallAmended: the call's programme, for its retention policies."""
+        await self.book.keep_call(conn, *call_programme(envelope))
+
+    async def on_call_closed(self, conn: Connection, envelope: Envelope) -> None:
+        """CallClosed: the retention periods that count from the closing start."""
+        call_id, closed_at = call_closed(envelope)
+        await schedule_retention(conn, self.book, call_id, closed_at, envelope.correlation_id)
+
+    async def on_content(self, conn: Connection, envelope: Envelope) -> None:
+        """ApplicationSubmitted or ApplicationAmended: its data subjects, still sealed."""
+        for seen in subjects_seen(envelope):
+            await self.book.keep_subject(conn, seen)
+
+    def effects(self) -> dict[str, Effect]:
+        """The effect of each event type this reaction handles; other types are skipped."""
+        return {
+            CALL_ANNOUNCED: self.on_call_defined,
+            CALL_AMENDED: self.on_call_defined,
+            CALL_CLOSED: self.on_call_closed,
+            APPLICATION_SUBMITTED: self.on_content,
+            APPLICATION_AMENDED: self.on_content,
+        }
+
+
+def add_agent(app: faust.App, settings: Settings, book: PrivacyBook) -> None:
+    """Add the agent that reacts to intake's events to privacy's faust `app`."""
+
+    @app.agent(events_topic(app, settings, "intake"), name="intake-events")
+    async def intake_events(stream: faust.StreamT[bytes]) -> None:
+        # Made here, in the loop faust runs the agent in (see scoring's agent).
+        pool = await create_pool(settings, min_size=0, max_size=4)
+        try:
+            await react(
+                stream.events(),
+                settings=settings,
+                pool=pool,
+                schema=book.schema,
+                consumer=CONSUMER,
+                effects=IntakeEvents(book).effects(),
+            )
+        finally:
+            await pool.close()

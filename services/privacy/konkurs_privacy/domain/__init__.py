@@ -1,0 +1,1 @@
+"""Privacy's domain: data subjects and their erasure; pure."""
