@@ -35,6 +35,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from konkurs.envelope.v1 import envelope_pb2
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
+from konkurs.privacy.v1 import events_pb2 as privacy_pb2
 from konkurs.types.v1 import types_pb2
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
@@ -430,6 +431,15 @@ def envelope_of_submission() -> envelope_pb2.Envelope:
     )
 
 
+def subject_erased_by_retention() -> privacy_pb2.SubjectErased:
+    return privacy_pb2.SubjectErased(
+        subject_id="application-7c9e6679-7425-40de-944b-e07fc1f90ae7/content.contact",
+        reason="retention: contact data 5 years after the call closed",
+        erased_at=at("2022-06-08T18:00:01+06:00"),
+        retention_rule="contact/call_closed+5y",
+    )
+
+
 # File stem -> the message stored in tests/golden/<stem>.binpb. Frozen: see the docstring.
 CASES: dict[str, Callable[[], Message]] = {
     "konkurs.envelope.v1.Envelope": envelope_of_submission,
@@ -443,6 +453,7 @@ CASES: dict[str, Callable[[], Message]] = {
     "konkurs.intake.v1.ApplicationAmended.v2": application_amended_v2,
     "konkurs.intake.v1.ApplicationWithdrawn": application_withdrawn,
     "konkurs.intake.v1.DocumentAttached": document_attached,
+    "konkurs.privacy.v1.SubjectErased": subject_erased_by_retention,
 }
 
 

@@ -81,7 +81,7 @@ def _holds(descriptor: Descriptor, seen: frozenset[str]) -> bool:
         return False  # a recursive type holds what its first occurrence holds
     inner = seen | {descriptor.full_name}
     for field in descriptor.fields:
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if field.message_type is not None:
             if _holds(field.message_type, inner):
                 return True
         elif kind_of(field):
@@ -99,7 +99,7 @@ def personal_fields(message: Message, stream_id: str, path: str = "") -> list[Pe
     found: list[PersonalField] = []
     for field, value in message.ListFields():
         where = f"{path}.{field.name}" if path else field.name
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if field.message_type is not None:
             if not holds_personal_data(field.message_type):
                 continue
             if field.is_repeated:
