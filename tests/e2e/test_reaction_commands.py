@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from konkurs_ops import stack
-from konkurs_ops.processes import Process, service_env
+from konkurs_ops.processes import Process, free_port, service_env
 from konkurs_platform.db import create_pool
 from konkurs_platform.deadletter import HEADER_CONSUMER, HEADER_REASON
 from konkurs_platform.domain import Conflict, Decider, DomainError
@@ -128,18 +128,14 @@ def create_worker(settings: Settings, group: str, topic: str, consumer: str) -> 
 
     @app.agent(pings, name="pings")
     async def tally_pings(stream: faust.StreamT[bytes]) -> None:
-        pool = await create_pool(settings, max_size=2)
+        pool = await create_pool(settings, min_size=0, max_size=2)
         handler = CommandHandler(
             EventStore(pool, SCHEMA, settings.events_topic(SCHEMA)), TALLY, TallyCodec()
         )
-
-        async def get_pool() -> asyncpg.Pool:
-            return pool
-
         await react(
             stream.events(),
             settings=settings,
-            pool=get_pool,
+            pool=pool,
             schema=SCHEMA,
             consumer=consumer,
             effects={
@@ -167,9 +163,9 @@ class Run:
     home: Path
     tag: str
 
-    def worker(self, group: str) -> WorkerProcess:
-        """A worker in consumer group `group` (of this test)."""
-        return WorkerProcess(self, self.group(group))
+    def worker(self, group: str, **env: str) -> WorkerProcess:
+        """A worker in consumer group `group` (of this test); `env` overrides its settings."""
+        return WorkerProcess(self, self.group(group), env)
 
     def group(self, name: str) -> str:
         return f"reaction-{name}-{self.tag}"
@@ -182,8 +178,8 @@ class Run:
 class WorkerProcess(Process):
     """This file run as a faust worker in a child process."""
 
-    def __init__(self, run: Run, group: str) -> None:
-        env = service_env(run.settings, run.home)
+    def __init__(self, run: Run, group: str, env: dict[str, str]) -> None:
+        env = service_env(run.settings, run.home, **env)
         super().__init__(f"{group}-{uuid.uuid4().hex[:4]}", [], env, run.home)
         self.command = [sys.executable, __file__, group, run.topic, run.consumer]
 
@@ -195,10 +191,12 @@ class WorkerProcess(Process):
 @pytest.fixture
 def run(settings: Settings, tmp_path: Path) -> Iterator[Run]:
     tag = uuid.uuid4().hex[:8]
-    topic = settings.topic(f"test.pings-{tag}")
-    stack.create_topics(settings, [topic])
+    # Topics of this test's own (dead letters included), under the session's prefix.
+    own = replace(settings, topic_prefix=f"{settings.topic_prefix}.rx{tag}")
+    topic = own.topic("pings")
+    stack.create_topics(own, [topic, own.deadletter_topic])
     yield Run(
-        settings,
+        own,
         topic,
         consumer=f"test.reaction-{tag}",
         tallies=tuple(f"tally-{tag}-{n}" for n in range(3)),
@@ -272,7 +270,7 @@ async def all_committed(run: Run, group: str) -> bool:
 
 
 async def dead_letters(run: Run) -> list[bytes]:
-    """The reasons of the records this test's reaction parked."""
+    """The reasons of the records parked on this test's dead-letter topic."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=run.settings.kafka_bootstrap, enable_auto_commit=False
     )
@@ -288,8 +286,8 @@ async def dead_letters(run: Run) -> list[bytes]:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
                     headers = dict(record.headers)
-                    if headers.get(HEADER_CONSUMER) == run.consumer.encode():
-                        reasons.append(headers[HEADER_REASON])
+                    assert headers[HEADER_CONSUMER] == run.consumer.encode()
+                    reasons.append(headers[HEADER_REASON])
     finally:
         await consumer.stop()
     return reasons
@@ -414,6 +412,36 @@ async def test_a_refused_command_is_recorded_once_and_not_retried(
     [tally] = found[str(after.event_id)]
     assert (tally["event_type"], tally["version"]) == (TALLIED, 2)
     assert await dead_letters(run) == [b"refused: tally_refused: this ping asks to be refused"]
+
+
+async def test_a_database_outage_is_waited_out_not_dead_lettered(
+    run: Run, pool: asyncpg.Pool
+) -> None:
+    pings = [ping(run, n) for n in range(5)]
+    nowhere = f"postgresql://konkurs@127.0.0.1:{free_port()}/konkurs"
+    cut_off = run.worker("outage", DATABASE_URL=nowhere)
+    cut_off.start()
+    try:
+        await publish(run, pings)
+        await wait_until(
+            lambda: _logged(cut_off, "database unreachable, retrying"), 90, "the retries"
+        )
+        assert not await all_committed(run, "outage"), "offsets moved past unprocessed pings"
+    finally:
+        cut_off.stop()
+    worker = run.worker("outage")
+    worker.start()
+    try:
+        await wait_until(lambda: _has(pool, run, len(pings)), 90, "a tally for every ping")
+        await wait_until(lambda: all_committed(run, "outage"), 60, "the group's offsets")
+    finally:
+        worker.stop()
+    assert_one_effect_each(run, await effects(pool, run), pings)
+    assert await dead_letters(run) == []
+
+
+async def _logged(process: Process, text: str) -> bool:
+    return process.log.exists() and text in process.log.read_text(errors="replace")
 
 
 async def _has(pool: asyncpg.Pool, run: Run, n: int) -> bool:

@@ -169,7 +169,7 @@ async def react(
     events: AsyncIterable[faust.EventT[Any]],
     *,
     settings: Settings,
-    pool: Callable[[], Awaitable[asyncpg.Pool]],
+    pool: asyncpg.Pool,
     schema: str,
     consumer: str,
     effects: Mapping[str, Effect],
@@ -178,6 +178,8 @@ async def react(
 
     Event types without an effect are skipped from the Kafka header alone, without decoding.
     Undecodable events, refused commands and effects that fail go to the dead-letter topic.
+    Make `pool` in the agent with `min_size=0`: it opens no connection up front, so a
+    database that is down when the worker starts is waited out like a later outage.
     """
     inbox = Inbox(schema, consumer)
     parking = _Parking(settings, consumer)
@@ -256,7 +258,7 @@ class _Parking:
 
 
 async def _react_retrying(
-    pool: Callable[[], Awaitable[asyncpg.Pool]],
+    pool: asyncpg.Pool,
     inbox: Inbox,
     effect: Effect,
     envelope: Envelope,
@@ -269,7 +271,7 @@ async def _react_retrying(
     backoff = 0.2
     while True:
         try:
-            await _react_once(await pool(), inbox, effect, envelope, park)
+            await _react_once(pool, inbox, effect, envelope, park)
             return
         except ConcurrencyError as exc:
             log.info(

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-import asyncpg
 import faust
 
 from konkurs_platform.db import create_pool
@@ -29,16 +28,7 @@ SCHEMA = "scoring"
 def create_worker(settings: Settings) -> faust.App:
     """The faust app whose agent keeps scoring's copy of each call's terms."""
     app = create_faust_app(settings, SERVICE)
-    pools: list[asyncpg.Pool] = []
-
-    async def pool() -> asyncpg.Pool:
-        # Created lazily, inside the event loop faust runs the agent in; a failed attempt
-        # (the database down) is tried again by the reaction's retry.
-        if not pools:
-            pools.append(await create_pool(settings, max_size=4))
-        return pools[0]
-
-    intake_events.add_agent(app, settings, SCHEMA, pool, PostgresCallBook(SCHEMA))
+    intake_events.add_agent(app, settings, SCHEMA, PostgresCallBook(SCHEMA))
     return app
 
 

@@ -6,12 +6,9 @@ the stream version keeps an older definition from replacing a newer one.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import asyncpg
 import faust
 
-from konkurs_platform.db import Connection
+from konkurs_platform.db import Connection, create_pool
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.reaction import Effect, react
 from konkurs_platform.settings import Settings
@@ -52,25 +49,22 @@ class IntakeCallEvents:
         }
 
 
-def add_agent(
-    app: faust.App,
-    settings: Settings,
-    schema: str,
-    pool: Callable[[], Awaitable[asyncpg.Pool]],
-    book: CallBook,
-) -> None:
-    """Add the agent that reacts to intake's events to scoring's faust `app`.
-
-    `pool` is awaited for each event, inside the loop faust runs the agent in.
-    """
+def add_agent(app: faust.App, settings: Settings, schema: str, book: CallBook) -> None:
+    """Add the agent that reacts to intake's events to scoring's faust `app`."""
 
     @app.agent(events_topic(app, settings, "intake"), name="intake-events")
     async def intake_events(stream: faust.StreamT[bytes]) -> None:
-        await react(
-            stream.events(),
-            settings=settings,
-            pool=pool,
-            schema=schema,
-            consumer=CONSUMER,
-            effects=IntakeCallEvents(book).effects(),
-        )
+        # Made here, in the loop faust runs the agent in; opening no connection up front, so
+        # that a database down at start is waited out by the reaction (see `react`).
+        pool = await create_pool(settings, min_size=0, max_size=4)
+        try:
+            await react(
+                stream.events(),
+                settings=settings,
+                pool=pool,
+                schema=schema,
+                consumer=CONSUMER,
+                effects=IntakeCallEvents(book).effects(),
+            )
+        finally:
+            await pool.close()
