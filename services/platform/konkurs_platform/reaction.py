@@ -273,12 +273,20 @@ async def _react_retrying(
         try:
             await _react_once(pool, inbox, effect, envelope, park)
             return
-        except ConcurrencyError as exc:
+        except (ConcurrencyError, asyncpg.exceptions.TransactionRollbackError) as exc:
+            # A deadlock or serialization failure between two reactions is a race too.
             log.info(
-                "lost a race on the target stream, reacting again",
-                extra={"consumer": inbox.consumer, "stream_id": exc.stream_id},
+                "lost a race, reacting again",
+                extra={"consumer": inbox.consumer, "error": repr(exc)},
             )
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+        except (
+            OSError,
+            asyncpg.InterfaceError,
+            asyncpg.PostgresConnectionError,
+            # The server shutting down, restarting or out of connections: it comes back.
+            asyncpg.exceptions.OperatorInterventionError,
+            asyncpg.exceptions.InsufficientResourcesError,
+        ) as exc:
             log.warning(
                 "database unreachable, retrying",
                 extra={"consumer": inbox.consumer, "error": repr(exc)},
