@@ -68,7 +68,7 @@ async def run(s: Settings, seconds: float, rows: int) -> list[dict[str, Any]]:
     console.log(f"raw COPY: {copy:,.0f} rows/s")
     raw_topic = s.topic(f"bench.raw.{uuid.uuid4().hex[:6]}")
     stack.create_topics(s, [raw_topic])
-    produce = await baselines.raw_produce(s.kafka_bootstrap, raw_topic, rows)
+    produce = await baselines.raw_produce(s.kafka_bootstrap, raw_topic, s.partitions, rows)
     console.log(f"raw aiokafka producer, acks=all: {produce:,.0f} messages/s")
     consume, _ = await asyncio.wait_for(
         baselines.raw_consume(s.kafka_bootstrap, raw_topic, s.partitions), 300

@@ -12,6 +12,7 @@ import uuid
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 ROW_BYTES = 2048
@@ -106,8 +107,9 @@ def eventsourcing_recorder(dsn_parts: dict[str, str], seconds: float, threads: i
     return sum(counts) / elapsed
 
 
-async def raw_produce(bootstrap: str, topic: str, messages: int) -> float:
+async def raw_produce(bootstrap: str, topic: str, partitions: int, messages: int) -> float:
     """Messages per second of an idempotent `acks=all` aiokafka producer, pipelined."""
+    await wait_for_leaders(bootstrap, topic, partitions)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
@@ -126,15 +128,22 @@ async def raw_produce(bootstrap: str, topic: str, messages: int) -> float:
 
 
 async def raw_consume(bootstrap: str, topic: str, partitions: int) -> tuple[float, int]:
-    """Messages per second of one consumer reading `topic` from the start to its end."""
+    """Messages per second of one consumer reading `topic` from the start to its end.
+
+    The clock starts only once every partition has a leader and the consumer is positioned
+    at its beginning: on a topic created moments ago, the fetcher would otherwise spend the
+    timed part discovering the cluster, or read nothing at all (below).
+    """
+    await wait_for_leaders(bootstrap, topic, partitions)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         max_poll_records=2000,
         fetch_max_bytes=16 << 20,
-        # The topic was created moments ago: refresh metadata quickly, or the fetcher may
-        # wait minutes for the leaders of partitions it has not heard of.
-        metadata_max_age_ms=1000,
+        # An assigned partition is first positioned by this policy, asynchronously; with the
+        # default ("latest") that could land after `seek_to_beginning` and move the consumer
+        # to the end, so it read nothing: the "no message arrived" of a fresh topic.
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
@@ -142,20 +151,41 @@ async def raw_consume(bootstrap: str, topic: str, partitions: int) -> tuple[floa
         consumer.assign(parts)
         end = await consumer.end_offsets(parts)
         total = sum(end.values())
+        if not total:
+            raise RuntimeError(f"{topic} is empty: nothing to time")
         await consumer.seek_to_beginning(*parts)
+        first = await consumer.beginning_offsets(parts)
+        positions = {tp: await consumer.position(tp) for tp in parts}
+        if positions != first:
+            raise RuntimeError(f"the consumer is not at the beginning of {topic}: {positions}")
         seen = 0
-        start = last = time.perf_counter()
-        # Until the end offsets are reached, or nothing came for 5 s (a partition that never
-        # delivers must not hang the benchmark; the rate counts what arrived).
-        while seen < total and time.perf_counter() - last < 5:
+        start = time.perf_counter()
+        deadline = start + 120
+        while seen < total:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"read {seen} of {total} messages of {topic} in 120 s")
             batch = await consumer.getmany(timeout_ms=500, max_records=2000)
-            got = sum(len(v) for v in batch.values())
-            if got:
-                seen += got
-                last = time.perf_counter()
-        elapsed = last - start
-        if not seen:
-            raise RuntimeError(f"no message of {topic} arrived")
+            seen += sum(len(v) for v in batch.values())
+        elapsed = time.perf_counter() - start
     finally:
         await consumer.stop()
     return seen / elapsed, seen
+
+
+async def wait_for_leaders(bootstrap: str, topic: str, partitions: int) -> None:
+    """Until the broker describes `partitions` partitions of `topic`, each with a leader (a
+    topic's leaders are elected moments after it is created)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            described = (await admin.describe_topics([topic]))[0]
+            led = [p for p in described["partitions"] if p["error_code"] == 0 and p["leader"] >= 0]
+            if described["error_code"] == 0 and len(led) == partitions:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the partitions of {topic} have no leaders after 60 s")
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
