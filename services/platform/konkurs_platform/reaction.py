@@ -68,6 +68,7 @@ from konkurs_platform.inbox import Inbox
 from konkurs_platform.kafka import make_producer
 from konkurs_platform.logs import bind_correlation_id
 from konkurs_platform.settings import Settings
+from konkurs_platform.upcast import upcast
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,8 @@ class CommandReaction(Generic[C, S, E]):
         codec = _DerivedIds(
             self.handler.codec, source.event_id, f"{self.consumer}/{caused.stream_id}"
         )
-        handler = CommandHandler(self.handler.store, self.handler.decider, codec)
+        # The same store, decider and timers: a caused command schedules as any other does.
+        handler = self.handler.with_codec(codec)
         await handler.execute(caused.stream_id, caused.command, meta, conn=conn)
 
 
@@ -192,7 +194,8 @@ async def react(
                 continue
             park = partial(parking.park, event)
             try:
-                envelope = decode_envelope(event.value)
+                # Older shapes are read as the current one (UpcastError is an EnvelopeError).
+                envelope = upcast(decode_envelope(event.value))
                 # The effect's logs (and any events it appends) carry the cause's correlation.
                 with bind_correlation_id(envelope.correlation_id):
                     await _react_retrying(pool, inbox, effect, envelope, park)
