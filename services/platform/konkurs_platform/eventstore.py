@@ -1,8 +1,14 @@
 """The event store of one service schema: append with expected version, load a stream.
 
-An append is one SQL statement that inserts the events, queues them in the outbox and
-notifies the relay, so the event store and the outbox can never disagree: either both
-have the events or neither has.
+An append is one SQL statement that inserts the events, queues them in the outbox and,
+when the relay is idle, notifies it, so the event store and the outbox can never disagree:
+either both have the events or neither has.
+
+Why only when idle: PostgreSQL serialises the commits of notifying transactions (a notifying
+commit holds a database-wide lock through its WAL flush), which capped appends at one flush
+at a time. A busy relay reads the outbox again after every batch anyway, so it needs no
+notification; an idle one holds `RELAY_IDLE_LOCK` and every append that cannot take that
+lock shared notifies it (see `konkurs_platform.outbox` for the hand-over).
 """
 
 from __future__ import annotations
@@ -59,6 +65,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The advisory lock (first key; the second is `hashtext(schema)`) that a service's outbox
+# relay holds exclusively while it waits for work. The two-key form keeps it apart from the
+# one-key advisory locks (relay election, idempotency keys, migrations).
+RELAY_IDLE_LOCK = 0x6B6F6E72
+
+
 _COLUMNS = (
     "stream_id, version, event_id, event_type, schema_version, payload, occurred_at, "
     "recorded_at, actor_subject, actor_role, actor_organisation, actor_region, "
@@ -84,6 +96,10 @@ class EventStore:
         s = self.schema
         # One statement: the events, their outbox rows and the relay's wake-up commit
         # together. The outbox insert reads the positions the first insert produced.
+        # Taking the idle lock shared fails exactly when the relay holds it (idle) or waits
+        # for it (going idle): then notify. When it succeeds the relay is busy and will read
+        # this row, and the shared lock, held to the end of the transaction, keeps the relay
+        # from going idle before this commit is visible to its last look.
         self._append_sql = f"""
             WITH appended AS (
                 INSERT INTO {s}.events ({_COLUMNS}, envelope)
@@ -97,7 +113,10 @@ class EventStore:
                 SELECT position, $17 FROM appended
                 RETURNING position
             )
-            SELECT count(*) AS n, pg_notify('{self.channel}', '') FROM queued
+            SELECT count(*) AS n,
+                CASE WHEN pg_try_advisory_xact_lock_shared({RELAY_IDLE_LOCK}, hashtext('{s}'))
+                THEN NULL ELSE pg_notify('{self.channel}', '') END
+            FROM queued
         """
         self._load_sql = f"SELECT {_COLUMNS} FROM {s}.events WHERE stream_id = $1 ORDER BY version"
         self._version_sql = f"SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = $1"

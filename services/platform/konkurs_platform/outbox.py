@@ -6,6 +6,12 @@ because version n+1 can only be appended after version n committed. The relay se
 in position order with an idempotent producer keyed by stream id (one partition per stream),
 waits for every acknowledgement, and only then deletes the rows. A crash between the two
 publishes the batch again: consumers deduplicate by event id.
+
+Waking: a busy relay reads the outbox again after every batch, so appends do not notify it
+(notifying commits are serialised by PostgreSQL). When a read finds nothing, the relay
+takes `RELAY_IDLE_LOCK` before it sleeps; the lock waits for every append that saw the relay
+busy (and so did not notify) to commit, the relay looks once more, and from then on every
+append notifies until the relay releases the lock to publish again.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 
 from konkurs_platform.db import check_schema_name
 from konkurs_platform.envelope import HEADER_CORRELATION_ID, HEADER_EVENT_ID, HEADER_EVENT_TYPE
+from konkurs_platform.eventstore import RELAY_IDLE_LOCK
 from konkurs_platform.kafka import make_producer
 from konkurs_platform.settings import Settings
 from konkurs_platform.waiting import sleep_or_stop, wait_any
@@ -64,6 +71,8 @@ class OutboxRelay:
             LIMIT $1"""
         self._delete_sql = f"DELETE FROM {s}.outbox WHERE position = ANY($1::bigint[])"
         self._lock_sql = "SELECT pg_try_advisory_lock(hashtext($1))"
+        self._idle_sql = f"SELECT pg_advisory_lock({RELAY_IDLE_LOCK}, hashtext('{s}'))"
+        self._busy_sql = f"SELECT pg_advisory_unlock({RELAY_IDLE_LOCK}, hashtext('{s}'))"
         self._lock_key = f"konkurs.relay.{s}"
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -101,14 +110,25 @@ class OutboxRelay:
     async def _relay(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
         producer: AIOKafkaProducer | None = None
         backoff = 0.2
+        idle = False  # holding the idle lock: appends notify
         try:
             while not stop.is_set():
                 # Clear before reading, so a notification arriving during the read is kept.
                 self._wake.clear()
                 rows = await conn.fetch(self._batch_sql, self.batch_size)
                 if not rows:
-                    await wait_any(stop, self._wake, self.idle_timeout)
+                    if idle:
+                        await wait_any(stop, self._wake, self.idle_timeout)
+                    else:
+                        # Waits for the appends that found us busy to commit; the next read
+                        # sees their rows, and appends after it notify.
+                        await conn.execute(self._idle_sql)
+                        idle = True
                     continue
+                if idle:
+                    # Busy again: appends from here on rely on the read after this batch.
+                    await conn.execute(self._busy_sql)
+                    idle = False
                 try:
                     if producer is None:
                         producer = make_producer(self.settings)
