@@ -1,0 +1,83 @@
+"""The faults of a chaos run: SIGKILL of a service process, of the broker or of PostgreSQL,
+at random moments drawn from the run's seed.
+
+Service processes run under the local supervisor (`konkurs_ops.supervisor`), which restarts a
+killed one with its backoff, exactly as on a developer's machine. The broker and PostgreSQL
+are restarted here after a random downtime, since nothing else would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from chaos.servers import PrivateServers
+from konkurs_ops.supervisor import Supervisor
+
+log = logging.getLogger("chaos")
+
+KAFKA = "kafka"
+POSTGRES = "postgres"
+
+
+@dataclass
+class Faults:
+    """Kills one target at a time, each after a random pause, until stopped."""
+
+    servers: PrivateServers
+    supervisor: Supervisor
+    rng: random.Random
+    # Seconds between the end of one fault and the next kill.
+    pause: tuple[float, float]
+    # How long the broker or PostgreSQL stays dead before it is started again.
+    downtime: tuple[float, float] = (0.5, 5.0)
+    kills: Counter[str] = field(default_factory=Counter)
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def targets(self) -> list[str]:
+        return [c.name for c in self.supervisor.children] + [KAFKA, POSTGRES]
+
+    async def run(self, stop: asyncio.Event, started: float) -> None:
+        """Kill until `stop` is set. Every target is killed once, in an order drawn from the
+        seed, before any is killed twice, so that even a short run strikes each of them."""
+        while not stop.is_set():
+            rounds = self.targets
+            self.rng.shuffle(rounds)
+            for target in rounds:
+                pause = self.rng.uniform(*self.pause)
+                try:
+                    await asyncio.wait_for(stop.wait(), pause)
+                    return
+                except TimeoutError:
+                    pass
+                self.timeline.append((time.monotonic() - started, target))
+                await self.strike(target)
+
+    async def strike(self, target: str) -> None:
+        """SIGKILL `target`; bring the broker or PostgreSQL back after a downtime."""
+        log.info("killing %s", target)
+        if target == KAFKA:
+            await asyncio.to_thread(self.servers.kill_kafka)
+            self.kills[target] += 1
+            await asyncio.sleep(self.rng.uniform(*self.downtime))
+            await asyncio.to_thread(self.servers.start_kafka)
+        elif target == POSTGRES:
+            await asyncio.to_thread(self.servers.kill_postgres)
+            self.kills[target] += 1
+            await asyncio.sleep(self.rng.uniform(*self.downtime))
+            await asyncio.to_thread(self.servers.start_postgres)
+        else:
+            child = next(c for c in self.supervisor.children if c.name == target)
+            if child.proc is not None and child.proc.poll() is None:
+                os.kill(child.proc.pid, signal.SIGKILL)
+                self.kills[target] += 1
+            else:
+                # Down already (still in its restart backoff): only real kills count.
+                log.info("%s is down already", target)
