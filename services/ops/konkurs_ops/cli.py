@@ -60,14 +60,26 @@ def cmd_api(s: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from konkurs_platform.logs import configure_logging
+    from konkurs_platform.web import API_SERVICE_ENV, SERVICE_APP_FACTORY
 
     spec = _spec(args.service)
     if spec.api is None:
         raise SystemExit(f"{spec.name} has no HTTP API")
-    configure_logging(s.log_level, spec.name)
-    app = spec.api.load()(s.for_service(spec.name))
+    configure_logging(s.log_level, spec.name)  # the supervising process's own lines too
     port = args.port or s.port(spec.name, spec.port)
-    uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False)
+    # Every process, the first included, builds the app by the factory's name: uvicorn's
+    # workers import it, and this tells them (through the environment they inherit) which
+    # service to serve. With one worker uvicorn runs it here, in this process.
+    os.environ[API_SERVICE_ENV] = spec.name
+    uvicorn.run(
+        SERVICE_APP_FACTORY,
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def cmd_relay(s: Settings, args: argparse.Namespace) -> None:
@@ -352,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("service")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int)
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the API on one port (up to one per core)",
+    )
     api.set_defaults(func=cmd_api)
 
     rl = sub.add_parser("relay", help="run a service's outbox relay")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 import uuid
@@ -48,7 +49,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
 from konkurs_platform.auth import TokenVerifier
-from konkurs_platform.logs import bind_correlation_id, bind_request_id
+from konkurs_platform.logs import bind_correlation_id, bind_request_id, configure_logging
 from konkurs_platform.problems import (
     BAD_REQUEST,
     CONTENT_TOO_LARGE,
@@ -66,6 +67,7 @@ from konkurs_platform.problems import (
     problem_responses,
 )
 from konkurs_platform.settings import Settings
+from konkurs_platform.spec import by_name, discover
 
 log = logging.getLogger("konkurs.http")
 
@@ -82,6 +84,26 @@ _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _UNMATCHED = "unmatched"
+
+
+# Names the service whose API `service_app_from_env` builds: set by `konkurs api` for the
+# worker processes uvicorn starts, which import the factory by name and pass it nothing.
+API_SERVICE_ENV = "KONKURS_API_SERVICE"
+SERVICE_APP_FACTORY = "konkurs_platform.web:service_app_from_env"
+
+
+def service_app_from_env() -> FastAPI:
+    """The HTTP API of the service named by `KONKURS_API_SERVICE`, with its settings read
+    from the environment and its logging configured: the zero-argument factory uvicorn's
+    worker processes import as `SERVICE_APP_FACTORY` (each process builds its own app, with
+    its own pool, from the registered service's `spec.api` factory)."""
+    spec = by_name(discover(), os.environ[API_SERVICE_ENV])
+    if spec.api is None:
+        raise LookupError(f"{spec.name} has no HTTP API")
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, spec.name)
+    app: FastAPI = spec.api.load()(settings.for_service(spec.name))
+    return app
 
 
 def create_app(
