@@ -11,7 +11,6 @@ import asyncio
 import logging
 import secrets
 import sys
-from pathlib import Path
 
 from chaos.run import Options, run
 
@@ -34,9 +33,6 @@ def main() -> None:
         help="seconds between one fault's end and the next kill (default 5,20)",
     )
     p.add_argument("--keep", action="store_true", help="keep the private stack's data and logs")
-    p.add_argument(
-        "--root", type=Path, help="where the private stack's home is made (default /tmp)"
-    )
     args = p.parse_args()
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     logging.basicConfig(
@@ -48,7 +44,7 @@ def main() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     print(f"chaos: seed {seed} (replay with make chaos SEED={seed})", flush=True)
-    options = Options(args.seconds, seed, args.workers, args.pause, args.keep, args.root)
+    options = Options(args.seconds, seed, args.workers, args.pause, args.keep)
     summary = asyncio.run(run(options))
     print(summary.render(), flush=True)
     sys.exit(0 if summary.ok else 1)

@@ -19,6 +19,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from chaos.load import Command, Outcome
+from konkurs_platform.db import Connection
 from konkurs_platform.envelope import EnvelopeError, decode_envelope
 from konkurs_platform.kafka import make_consumer
 from konkurs_platform.settings import Settings
@@ -62,7 +63,7 @@ class Verdict:
 # --- acknowledged commands ----------------------------------------------------------------
 
 
-async def check_commands(conn: asyncpg.Connection, commands: list[Command], v: Verdict) -> None:
+async def check_commands(conn: Connection, commands: list[Command], v: Verdict) -> None:
     """An acknowledged command is in intake's event store exactly once, at the stream and
     version its answer named; any other command at most once, and a refused one not at all."""
     rows = await conn.fetch(
@@ -149,7 +150,7 @@ async def topic_ends(
 
 
 async def check_topics(
-    settings: Settings, conn: asyncpg.Connection, v: Verdict
+    settings: Settings, conn: Connection, v: Verdict
 ) -> dict[str, set[uuid.UUID]]:
     """Every stored event of each publishing service is on its topic, byte for byte, under its
     stream's key, in its stream's order; nothing else is there; duplicates only by event id.
@@ -209,7 +210,7 @@ async def check_topics(
 # --- registration numbers ------------------------------------------------------------------
 
 
-async def check_registration_numbers(conn: asyncpg.Connection, v: Verdict) -> None:
+async def check_registration_numbers(conn: Connection, v: Verdict) -> None:
     """Per (call, region), the numbers are 1..n without a gap or a repeat, and the counter
     stands at n."""
     series: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -239,7 +240,7 @@ async def check_registration_numbers(conn: asyncpg.Connection, v: Verdict) -> No
 # --- read models ---------------------------------------------------------------------------
 
 
-async def _snapshot(conn: asyncpg.Connection, schema: str) -> dict[str, list[str]]:
+async def _snapshot(conn: Connection, schema: str) -> dict[str, list[str]]:
     tables = [t for p in PROJECTIONS.values() for t in p.tables]
     # Rows as text: arrays and JSON make them unhashable, and equal values print alike.
     return {
@@ -310,9 +311,7 @@ async def check_read_models(settings: Settings, pool: asyncpg.Pool, v: Verdict) 
 # --- audit ---------------------------------------------------------------------------------
 
 
-async def check_audit(
-    conn: asyncpg.Connection, on_topics: dict[str, set[uuid.UUID]], v: Verdict
-) -> None:
+async def check_audit(conn: Connection, on_topics: dict[str, set[uuid.UUID]], v: Verdict) -> None:
     """The chain verifies, and it holds every published event exactly once."""
     outcome = await verify(conn, "readside")
     v.counts["audit links verified"] = outcome.checked
@@ -332,7 +331,7 @@ async def check_audit(
 # --- scoring's copies of the calls ---------------------------------------------------------
 
 
-async def expected_scoring_calls(conn: asyncpg.Connection) -> dict[str, tuple[Any, ...]]:
+async def expected_scoring_calls(conn: Connection) -> dict[str, tuple[Any, ...]]:
     """What scoring should hold: intake's call events folded through scoring's own reading
     of them (the latest terms by stream version, and the closing)."""
     expected: dict[str, dict[str, Any]] = {}
@@ -362,7 +361,7 @@ async def expected_scoring_calls(conn: asyncpg.Connection) -> dict[str, tuple[An
     }
 
 
-async def scoring_calls(conn: asyncpg.Connection) -> dict[str, tuple[Any, ...]]:
+async def scoring_calls(conn: Connection) -> dict[str, tuple[Any, ...]]:
     import json
 
     return {

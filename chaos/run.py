@@ -45,7 +45,8 @@ class Options:
     # Seconds between one fault's end and the next kill.
     pause: tuple[float, float] = (5.0, 20.0)
     keep: bool = False
-    root: Path | None = None
+    # Targets struck first, before the seeded rounds (`Faults.first`).
+    first: tuple[str, ...] = ()
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Summary:
     # Conditions of quiet that were not reached (a process that never came back, a backlog
     # that never drained): each is a violation too.
     stuck: list[str] = field(default_factory=list)
+    # When each kill struck (seconds since the start) and what.
+    timeline: list[tuple[float, str]] = field(default_factory=list)
     home: Path | None = None
     elapsed: float = 0.0
 
@@ -79,6 +82,7 @@ class Summary:
             "kills: "
             + ", ".join(f"{t} {n}" for t, n in sorted(self.kills.items()))
             + f" (total {self.kills.total()})",
+            "kill timeline: " + ", ".join(f"{at:.0f}s {target}" for at, target in self.timeline),
             "restarts by the supervisor: "
             + ", ".join(f"{t} {n}" for t, n in sorted(self.restarts.items())),
             f"commands acknowledged: {acked} ("
@@ -117,7 +121,7 @@ async def run(options: Options) -> Summary:
     summary = Summary(options)
     rng = random.Random(options.seed)
     log.info("chaos run with seed %d for %.0f s", options.seed, options.seconds)
-    servers = PrivateServers(Settings.from_env(), options.root)
+    servers = PrivateServers(Settings.from_env())
     specs = discover()
     ports = {spec.name: free_port() for spec in specs if spec.api is not None}
     readiness = [f"http://127.0.0.1:{port}/readyz" for port in ports.values()]
@@ -151,7 +155,9 @@ async def run(options: Options) -> Summary:
             run_id=f"{options.seed}",
             until=datetime.now(UTC) + timedelta(seconds=options.seconds),
         )
-        faults = Faults(servers, supervisor, random.Random(rng.random()), options.pause)
+        faults = Faults(
+            servers, supervisor, random.Random(rng.random()), options.pause, first=options.first
+        )
         async with httpx.AsyncClient(base_url=load.intake_url, timeout=REQUEST_TIMEOUT) as http:
             await load.prepare(http)
             stop = asyncio.Event()
@@ -163,7 +169,7 @@ async def run(options: Options) -> Summary:
             # get their answers (or are given up).
             await striking
             await asyncio.wait_for(loading, GIVE_UP_AFTER + 30)
-        summary.kills = faults.kills
+        summary.kills, summary.timeline = faults.kills, faults.timeline
         for c in load.commands:
             summary.commands[f"{c.kind} {c.outcome}"] += 1
 

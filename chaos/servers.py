@@ -32,8 +32,8 @@ PARTITIONS = 6
 class PrivateServers:
     """Kafka and PostgreSQL of one chaos run: started, killed, restarted, removed."""
 
-    def __init__(self, base: Settings, root: Path | None = None) -> None:
-        home = Path(tempfile.mkdtemp(prefix="konkurs-chaos-", dir=root))
+    def __init__(self, base: Settings) -> None:
+        home = Path(tempfile.mkdtemp(prefix="konkurs-chaos-"))
         # PostgreSQL runs as its own user when we are root (it refuses root), and must be
         # able to enter the home that mkdtemp made 0700.
         home.chmod(0o755)
