@@ -34,6 +34,8 @@ OPEN_CALLS = 2
 # A command still unanswered after this long is given up (and reported as unanswered).
 GIVE_UP_AFTER = 180.0
 REQUEST_TIMEOUT = 10.0
+# A call announced during the run opens and closes within it: not in its last seconds.
+MIN_CALL_SECONDS = 20.0
 
 
 class Outcome(StrEnum):
@@ -163,21 +165,24 @@ class Load:
             await self._one(http)
 
     async def _one(self, http: httpx.AsyncClient) -> None:
+        """One command; a submission whenever the one drawn has nothing to act on (so that
+        every turn sends a request, and a worker never spins without yielding)."""
         roll = self.rng.random()
+        now = datetime.now(UTC)
         idle = [a for a in self.applications if not a.busy and not a.withdrawn]
-        if roll < 0.45 or not idle:
-            await self.submit(http)
-        elif roll < 0.75:
+        amendable = [
+            c for c in self.future_calls if not c.busy and c.opens_at > now + timedelta(seconds=3)
+        ]
+        if 0.45 <= roll < 0.75 and idle:
             await self.amend(http, self.rng.choice(idle))
-        elif roll < 0.85:
+        elif 0.75 <= roll < 0.85 and idle:
             await self.withdraw(http, self.rng.choice(idle))
-        elif roll < 0.92:
+        elif 0.85 <= roll < 0.92 and (self.until - now).total_seconds() >= MIN_CALL_SECONDS:
             await self.announce_future_call(http)
+        elif roll >= 0.92 and amendable:
+            await self.amend_call(http, self.rng.choice(amendable))
         else:
-            soon = datetime.now(UTC) + timedelta(seconds=3)
-            amendable = [c for c in self.future_calls if not c.busy and c.opens_at > soon]
-            if amendable:
-                await self.amend_call(http, self.rng.choice(amendable))
+            await self.submit(http)
 
     # --- commands -------------------------------------------------------------------------
 
@@ -244,8 +249,6 @@ class Load:
         # Opened and closed (by intake's timer) while the faults go on, so that the closing
         # is tested under them too, and no timer fires while the invariants are checked.
         remaining = (self.until - now).total_seconds()
-        if remaining < 20:
-            return
         opens = now + timedelta(seconds=self.rng.uniform(5, remaining * 0.6))
         closes = opens + timedelta(
             seconds=self.rng.uniform(2, (self.until - opens).total_seconds() - 2)
