@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from konkurs_intake.app.ports import CallListing, IndexedApplication, IndexEntry
+from konkurs_intake.app.ports import CallListing, Drawn, IndexedApplication, IndexEntry
 from konkurs_intake.domain.applications import Document
 from konkurs_intake.domain.calls import AnnouncedCall, ClosedCall
 from konkurs_platform.db import Connection, check_schema_name
@@ -53,10 +53,12 @@ class PostgresApplicationIndex:
 
     def __init__(self, schema: str) -> None:
         s = check_schema_name(schema)
+        # One statement for any number of entries (a bulk chunk's too): arrays, unnested.
         self._record_sql = f"""
             INSERT INTO {s}.applications_index (application_id, call_id, region_code,
                 coordinator_bin, registration_number, status, version, submitted_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::bigint[], $8::timestamptz[])
             ON CONFLICT (application_id) DO UPDATE SET status = excluded.status,
                 version = excluded.version"""
         self._find_sql = (
@@ -65,21 +67,20 @@ class PostgresApplicationIndex:
         )
 
     async def record(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
-        rows = [
-            (
-                uuid.UUID(e.application.application_id),
-                e.application.call_id,
-                e.application.content.cluster.region_code,
-                e.application.content.coordinator.bin,
-                e.application.registration_number,
-                e.application.status.value,
-                e.version,
-                e.submitted_at,
-            )
-            for e in entries
-        ]
-        if rows:
-            await conn.executemany(self._record_sql, rows)
+        if not entries:
+            return
+        apps = [e.application for e in entries]
+        await conn.execute(
+            self._record_sql,
+            [uuid.UUID(a.application_id) for a in apps],
+            [a.call_id for a in apps],
+            [a.content.cluster.region_code for a in apps],
+            [a.content.coordinator.bin for a in apps],
+            [a.registration_number for a in apps],
+            [a.status.value for a in apps],
+            [e.version for e in entries],
+            [e.submitted_at for e in entries],
+        )
 
     async def find(self, conn: Connection, application_id: str) -> IndexedApplication | None:
         try:
@@ -96,15 +97,22 @@ class PostgresRegistrationCounters:
     def __init__(self, schema: str) -> None:
         s = check_schema_name(schema)
         # INSERT .. ON CONFLICT DO UPDATE locks the row until commit: two submissions of one
-        # region queue here rather than both drawing the same number.
+        # region queue here rather than both drawing the same number. The call's version
+        # rides along, so confirming the call a submission was decided on costs no round
+        # trip of its own.
         self._draw_sql = f"""
             INSERT INTO {s}.registration_counters AS c (call_id, region_code, last_number)
             VALUES ($1, $2, $3)
             ON CONFLICT (call_id, region_code) DO UPDATE SET last_number = c.last_number + $3
-            RETURNING last_number"""
+            RETURNING last_number,
+                (SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream_id = $4)"""
 
-    async def draw(self, conn: Connection, call_id: str, region_code: str, count: int) -> int:
-        return int(await conn.fetchval(self._draw_sql, call_id, region_code, count))
+    async def draw(
+        self, conn: Connection, call_id: str, call_stream: str, region_code: str, count: int
+    ) -> Drawn:
+        row = await conn.fetchrow(self._draw_sql, call_id, region_code, count, call_stream)
+        assert row is not None  # INSERT .. ON CONFLICT DO UPDATE always returns its row
+        return Drawn(int(row[0]), int(row[1]))
 
 
 class PostgresDocumentStore:

@@ -27,6 +27,8 @@ class Intake:
     clock: Callable[[], datetime]
 
 
-def intake(request: Request) -> Intake:
+# Async, though it awaits nothing: FastAPI runs a plain `def` dependency in a thread pool,
+# a thread hand-over per request on the hot path.
+async def intake(request: Request) -> Intake:
     service: Intake = request.app.state.intake
     return service

@@ -16,7 +16,7 @@ from konkurs_intake.adapters.postgres import (
     PostgresDocumentStore,
     PostgresRegistrationCounters,
 )
-from konkurs_intake.app.calls import Calls
+from konkurs_intake.app.calls import Calls, call_stream
 from konkurs_intake.app.historical import handler_for
 from konkurs_intake.app.ports import (
     ApplicationIndex,
@@ -128,11 +128,12 @@ class Applications:
         moment the application was received, and its events are recorded as occurring then.
         `authorise` runs once the call would take the content: a field at fault is named
         even to a caller who may not submit it."""
-        call = (await self.calls.load(submission.call_id, conn)).state
+        call_id = submission.call_id
+        call = self.calls.last_seen(call_id) or await self.calls.load(call_id, conn)
         command = SubmitApplication(
             submission.application_id,
-            submission.call_id,
-            call,
+            call_id,
+            call.state,
             submission.content,
             "",
             now,
@@ -141,14 +142,20 @@ class Applications:
         # Refused before a number is drawn, so the counter only sees acceptable submissions;
         # a later failure in this transaction rolls the counter back with everything else.
         check_submission(command)
-        assert isinstance(call, AnnouncedCall | ClosedCall)
         region = submission.content.cluster.region_code
         if authorise is not None:
             authorise(region, submission.content.coordinator.bin)
-        number = await self.counters.draw(conn, submission.call_id, region, 1)
+        drawn = await self.counters.draw(conn, call_id, call_stream(call_id), region, 1)
+        if drawn.call_version != call.version:
+            # The call changed since this process last read it: decide on it as it stands
+            # (a refusal now rolls the number back with the transaction).
+            call = await self.calls.load(call_id, conn)
+            command = replace(command, call=call.state)
+            check_submission(command)
+        assert isinstance(call.state, AnnouncedCall | ClosedCall)
+        year = call.state.definition.opens_at.year
         command = replace(
-            command,
-            registration_number=registration_number(region, call.definition.opens_at.year, number),
+            command, registration_number=registration_number(region, year, drawn.last_number)
         )
         handler = handler_for(self.handler, meta, now)
         stream = application_stream(submission.application_id)
@@ -191,7 +198,12 @@ class Applications:
                 by_region.setdefault(command.content.cluster.region_code, []).append(i)
             numbers: dict[int, int] = {}
             for region, items in by_region.items():
-                last = await self.counters.draw(conn, call.call_id, region, len(items))
+                # The call was loaded in this transaction: its version needs no confirming.
+                last = (
+                    await self.counters.draw(
+                        conn, call.call_id, call_stream(call.call_id), region, len(items)
+                    )
+                ).last_number
                 numbers.update({i: last - len(items) + 1 + n for n, i in enumerate(items)})
             decided = []
             for i, command in accepted:

@@ -47,6 +47,11 @@ class Calls:
 
     store: EventStore
     index: CallIndex = field(init=False)
+    # The last state this process loaded of each existing call. Every submission reads its
+    # call; a call changes rarely, so the state is kept and its version confirmed instead
+    # (`RegistrationCounters.draw`). Calls are few (an operator announces each), so nothing
+    # is evicted.
+    _seen: dict[str, Loaded[CallState]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Built from the store's schema, like the codec: the wiring hands over the store alone.
@@ -56,7 +61,16 @@ class Calls:
         )
 
     async def load(self, call_id: str, conn: Connection | None = None) -> Loaded[CallState]:
-        return await self.handler.load(call_stream(call_id), conn=conn)
+        """The call as it stands, folded from its stream (and remembered, see `last_seen`)."""
+        loaded = await self.handler.load(call_stream(call_id), conn=conn)
+        if isinstance(loaded.state, AnnouncedCall | ClosedCall):
+            self._seen[call_id] = Loaded(loaded.state, loaded.version, [])
+        return loaded
+
+    def last_seen(self, call_id: str) -> Loaded[CallState] | None:
+        """The call as this process last loaded it, without its history; it may have changed
+        since: a decision on it must confirm its version in the transaction."""
+        return self._seen.get(call_id)
 
     async def list_calls(self) -> Sequence[CallListing]:
         """Every call, the latest to open first."""

@@ -69,12 +69,24 @@ class ApplicationIndex(Protocol):
         """The application, if intake has it (an id that is not a UUID is not found)."""
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """The last registration number drawn, and the version of the call's stream in the same
+    statement: a submission decided on an older version of the call decides again."""
+
+    last_number: int
+    call_version: int
+
+
 class RegistrationCounters(Protocol):
     """One gapless series of registration numbers per call and region."""
 
-    async def draw(self, conn: Connection, call_id: str, region_code: str, count: int) -> int:
-        """Draw `count` numbers; returns the last one drawn. The series stays locked until
-        the transaction ends, so a rolled-back submission gives its number back."""
+    async def draw(
+        self, conn: Connection, call_id: str, call_stream: str, region_code: str, count: int
+    ) -> Drawn:
+        """Draw `count` numbers; returns the last one drawn with the version of the call's
+        stream `call_stream`. The series stays locked until the transaction ends, so a
+        rolled-back submission gives its number back."""
 
 
 class DocumentStore(Protocol):
