@@ -31,7 +31,7 @@ PROBLEM = "application/problem+json"
 PUBLIC = "public"  # no token needed
 ANY_ROLE = frozenset(Role)
 
-_CALL_OPERATORS = frozenset({Role.OPERATOR, Role.ADMIN})
+_OPERATORS = frozenset({Role.OPERATOR, Role.ADMIN})
 _SUBMITTERS = frozenset({Role.APPLICANT, Role.REGIONAL_OPERATOR})
 _APPLICATION_READERS = frozenset(
     {Role.APPLICANT, Role.REGIONAL_OPERATOR, Role.OPERATOR, Role.ADMIN, Role.AUDITOR}
@@ -53,8 +53,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("intake", "GET /readyz"): PUBLIC,
     ("intake", "GET /v1/calls"): ANY_ROLE,
     ("intake", "GET /v1/calls/{call_id}"): ANY_ROLE,
-    ("intake", "POST /v1/calls"): _CALL_OPERATORS,
-    ("intake", "PUT /v1/calls/{call_id}"): _CALL_OPERATORS,
+    ("intake", "POST /v1/calls"): _OPERATORS,
+    ("intake", "PUT /v1/calls/{call_id}"): _OPERATORS,
     ("intake", "POST /v1/calls/{call_id}/applications"): _SUBMITTERS,
     ("intake", "POST /v1/calls/{call_id}/applications:import"): frozenset({Role.OPERATOR}),
     ("intake", "POST /v1/calls/{call_id}/applications:batch"): frozenset(
@@ -73,6 +73,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("scoring", "GET /v1/calls/{call_id}/methodology"): frozenset(
         {Role.OPERATOR, Role.EXPERT, Role.AUDITOR, Role.ADMIN, Role.ANALYST}
     ),
+    ("privacy", "GET /healthz"): PUBLIC,
+    ("privacy", "GET /readyz"): PUBLIC,
+    ("privacy", "POST /v1/erasures"): _OPERATORS,
+    ("privacy", "GET /v1/subjects/access-request"): _OPERATORS,
+    ("privacy", "GET /v1/retention/runs"): frozenset({Role.OPERATOR, Role.ADMIN, Role.AUDITOR}),
     ("readside", "GET /healthz"): PUBLIC,
     ("readside", "GET /readyz"): PUBLIC,
     # A call and its counts are public information; its journal names applicants.
