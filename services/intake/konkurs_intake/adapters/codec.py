@@ -30,6 +30,8 @@ from konkurs_intake.domain.applications import (
     SupportRequest,
 )
 from konkurs_intake.domain.calls import (
+    REGISTRATION_ORDER,
+    Aggregation,
     CallAmended,
     CallAnnounced,
     CallClosed,
@@ -41,6 +43,7 @@ from konkurs_intake.domain.calls import (
     EligibilityRules,
     LocalizedText,
     Methodology,
+    ScaleStep,
 )
 from konkurs_intake.domain.regions import RegionSet
 from konkurs_platform.envelope import Envelope
@@ -49,6 +52,14 @@ from konkurs_platform.eventstore import NewEvent
 _KINDS = {
     CriterionKind.AUTOMATIC: call_pb2.CRITERION_KIND_AUTOMATIC,
     CriterionKind.EXPERT: call_pb2.CRITERION_KIND_EXPERT,
+}
+_STEPS = {
+    ScaleStep.HALF_POINT: call_pb2.SCALE_STEP_HALF_POINT,
+    ScaleStep.WHOLE_POINT: call_pb2.SCALE_STEP_WHOLE_POINT,
+}
+_AGGREGATIONS = {
+    Aggregation.MEAN: call_pb2.AGGREGATION_MEAN,
+    Aggregation.MEDIAN: call_pb2.AGGREGATION_MEDIAN,
 }
 _CLOSE = {
     CloseReason.SCHEDULED: events_pb2.CALL_CLOSE_REASON_SCHEDULED,
@@ -109,6 +120,13 @@ def call_to_pb(d: CallDefinition) -> call_pb2.CallDefinition:
             overall_threshold_percent=d.methodology.overall_threshold,
             experts_per_application=d.methodology.experts_per_application,
             divergence_threshold=d.methodology.divergence_threshold,
+            scale_step=_STEPS[d.methodology.scale_step],
+            min_comment_chars=d.methodology.min_comment_chars,
+            aggregation=_AGGREGATIONS[d.methodology.aggregation],
+            blind_applicants=d.methodology.blind_applicants,
+            exclude_same_region_experts=d.methodology.exclude_same_region_experts,
+            evaluation_days=d.methodology.evaluation_days,
+            tie_break=list(d.methodology.tie_break),
         ),
     )
 
@@ -120,6 +138,8 @@ def call_from_pb(m: call_pb2.CallDefinition) -> CallDefinition:
     # as announced (Astana time for the 2017 call).
     tz = timezone(timedelta(minutes=m.utc_offset_minutes))
     kinds = {v: k for k, v in _KINDS.items()}
+    steps = {v: k for k, v in _STEPS.items()}
+    aggregations = {v: k for k, v in _AGGREGATIONS.items()}
     return CallDefinition(
         title=_untext(m.title),
         description=_untext(m.description),
@@ -152,6 +172,14 @@ def call_from_pb(m: call_pb2.CallDefinition) -> CallDefinition:
             overall_threshold=m.methodology.overall_threshold_percent,
             experts_per_application=m.methodology.experts_per_application,
             divergence_threshold=m.methodology.divergence_threshold,
+            # Calls announced before these terms existed read as the defaults.
+            scale_step=steps.get(m.methodology.scale_step, ScaleStep.HALF_POINT),
+            min_comment_chars=m.methodology.min_comment_chars or 30,
+            aggregation=aggregations.get(m.methodology.aggregation, Aggregation.MEAN),
+            blind_applicants=m.methodology.blind_applicants,
+            exclude_same_region_experts=m.methodology.exclude_same_region_experts,
+            evaluation_days=m.methodology.evaluation_days or 14,
+            tie_break=tuple(m.methodology.tie_break) or (REGISTRATION_ORDER,),
         ),
     )
 

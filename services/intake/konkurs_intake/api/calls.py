@@ -13,6 +13,7 @@ from konkurs_intake.api.deps import Intake, intake
 from konkurs_intake.api.errors import CALL_NOT_FOUND, CALL_PROBLEMS, problem_of
 from konkurs_intake.api.text import Line, Prose
 from konkurs_intake.domain.calls import (
+    Aggregation,
     AmendCall,
     AnnounceCall,
     AnnouncedCall,
@@ -25,6 +26,7 @@ from konkurs_intake.domain.calls import (
     LocalizedText,
     Methodology,
     NoCall,
+    ScaleStep,
 )
 from konkurs_intake.domain.regions import RegionSet
 from konkurs_platform.auth import Principal, Role, authenticated, require
@@ -88,6 +90,9 @@ class CriterionBody(BaseModel):
     threshold: int = Field(ge=0, le=1000, description="Minimum score on this criterion.")
 
 
+TIE_BREAK_PATTERN = r"^(criterion:[a-z0-9][a-z0-9_-]{0,63}|registration)$"
+
+
 class MethodologyBody(BaseModel):
     model_config = _Strict
     criteria: list[CriterionBody] = Field(min_length=1, max_length=50)
@@ -97,6 +102,21 @@ class MethodologyBody(BaseModel):
     experts_per_application: int = Field(3, ge=1, le=50)
     divergence_threshold: int = Field(
         2, ge=0, le=1000, description="Largest expert spread on a criterion without consensus."
+    )
+    scale_step: Literal["half", "whole"] = Field("half", description="Step of expert scores.")
+    min_comment_chars: int = Field(
+        30, ge=1, le=10000, description="Least length of an expert's comment per criterion."
+    )
+    aggregation: Literal["mean", "median"] = "mean"
+    blind_applicants: bool = Field(False, description="Experts see no applicant names or BINs.")
+    exclude_same_region_experts: bool = Field(
+        False, description="Never assign an expert from the application's region."
+    )
+    evaluation_days: int = Field(14, ge=1, le=365, description="Days an expert has to submit.")
+    tie_break: list[Annotated[str, Field(pattern=TIE_BREAK_PATTERN)]] = Field(
+        default_factory=lambda: ["registration"],
+        max_length=51,
+        description="Orders equal overall scores: criterion:<id> entries, then registration.",
     )
 
 
@@ -163,6 +183,13 @@ class CallBody(BaseModel):
                 overall_threshold=self.methodology.overall_threshold,
                 experts_per_application=self.methodology.experts_per_application,
                 divergence_threshold=self.methodology.divergence_threshold,
+                scale_step=ScaleStep(self.methodology.scale_step),
+                min_comment_chars=self.methodology.min_comment_chars,
+                aggregation=Aggregation(self.methodology.aggregation),
+                blind_applicants=self.methodology.blind_applicants,
+                exclude_same_region_experts=self.methodology.exclude_same_region_experts,
+                evaluation_days=self.methodology.evaluation_days,
+                tie_break=tuple(self.methodology.tie_break),
             ),
         )
 
@@ -218,6 +245,13 @@ def _view(state: CallState, version: int, now: datetime) -> CallView:
             overall_threshold=d.methodology.overall_threshold,
             experts_per_application=d.methodology.experts_per_application,
             divergence_threshold=d.methodology.divergence_threshold,
+            scale_step=d.methodology.scale_step.value,  # type: ignore[arg-type]
+            min_comment_chars=d.methodology.min_comment_chars,
+            aggregation=d.methodology.aggregation.value,  # type: ignore[arg-type]
+            blind_applicants=d.methodology.blind_applicants,
+            exclude_same_region_experts=d.methodology.exclude_same_region_experts,
+            evaluation_days=d.methodology.evaluation_days,
+            tie_break=list(d.methodology.tie_break),
         ),
     )
     if isinstance(state, ClosedCall):

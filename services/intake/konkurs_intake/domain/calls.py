@@ -44,6 +44,21 @@ class Criterion:
     threshold: int
 
 
+class ScaleStep(StrEnum):
+    HALF_POINT = "half"
+    WHOLE_POINT = "whole"
+
+
+class Aggregation(StrEnum):
+    MEAN = "mean"
+    MEDIAN = "median"
+
+
+# The tie-break rule every chain ends with: the earlier registration ranks first.
+REGISTRATION_ORDER = "registration"
+CRITERION_ORDER_PREFIX = "criterion:"
+
+
 @dataclass(frozen=True)
 class Methodology:
     """Criteria with weights in percent (summing to 100). The overall score is the weighted
@@ -56,6 +71,16 @@ class Methodology:
     # criterion (in scale points) accepted without a consensus report.
     experts_per_application: int = 3
     divergence_threshold: int = 2
+    # How experts score and how their scores combine (issue 8); the defaults are the
+    # programme's.
+    scale_step: ScaleStep = ScaleStep.HALF_POINT
+    min_comment_chars: int = 30
+    aggregation: Aggregation = Aggregation.MEAN
+    blind_applicants: bool = False
+    exclude_same_region_experts: bool = False
+    evaluation_days: int = 14
+    # Orders equal overall scores: "criterion:<id>" entries, then "registration", last.
+    tie_break: tuple[str, ...] = (REGISTRATION_ORDER,)
 
 
 @dataclass(frozen=True)
@@ -233,6 +258,32 @@ def _check_methodology(m: Methodology) -> list[FieldIssue]:
         issues.append(FieldIssue("/methodology/experts_per_application", "must be at least 1"))
     if m.divergence_threshold < 0:
         issues.append(FieldIssue("/methodology/divergence_threshold", "cannot be negative"))
+    if m.min_comment_chars < 1:
+        issues.append(FieldIssue("/methodology/min_comment_chars", "must be at least 1"))
+    if m.evaluation_days < 1:
+        issues.append(FieldIssue("/methodology/evaluation_days", "must be at least 1"))
+    issues.extend(_check_tie_break(m.tie_break, ids))
+    return issues
+
+
+def _check_tie_break(chain: tuple[str, ...], criteria: set[str]) -> list[FieldIssue]:
+    """Criteria of the call, each once, then the registration order, which ends the chain
+    (two applications never register at once, so nothing after it could matter)."""
+    if not chain or chain[-1] != REGISTRATION_ORDER:
+        return [FieldIssue("/methodology/tie_break", f"must end with {REGISTRATION_ORDER!r}")]
+    issues: list[FieldIssue] = []
+    named: set[str] = set()
+    for i, rule in enumerate(chain[:-1]):
+        criterion = rule.removeprefix(CRITERION_ORDER_PREFIX)
+        if rule == criterion or criterion not in criteria:
+            issues.append(
+                FieldIssue(
+                    f"/methodology/tie_break/{i}", f"{rule!r} names no criterion of the call"
+                )
+            )
+        elif criterion in named:
+            issues.append(FieldIssue(f"/methodology/tie_break/{i}", f"{rule!r} is listed twice"))
+        named.add(criterion)
     return issues
 
 
