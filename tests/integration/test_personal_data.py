@@ -12,11 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from konkurs_privacy.adapters.postgres import PrivacyBook
-from konkurs_privacy.app.erasure import Erasures
-from konkurs_privacy.app.retention import RetentionClock
-from konkurs_privacy.consumers.intake_events import IntakeEvents
-from konkurs_privacy.domain.subjects import EraseSubject
 
 from konkurs.intake.v1 import events_pb2
 from konkurs_intake.adapters.codec import ApplicationCodec, CallCodec
@@ -29,6 +24,11 @@ from konkurs_platform.personal.keystore import KeyStore
 from konkurs_platform.personal.sealing import ERASED
 from konkurs_platform.personal.store import SealingEventStore
 from konkurs_platform.settings import Settings
+from konkurs_privacy.adapters.postgres import PrivacyBook
+from konkurs_privacy.app.erasure import Erasures
+from konkurs_privacy.app.retention import RetentionClock
+from konkurs_privacy.consumers.intake_events import IntakeEvents
+from konkurs_privacy.domain.subjects import EraseSubject
 from konkurs_readside.projections import applications
 
 pytestmark = pytest.mark.integration
@@ -203,3 +203,51 @@ async def test_retention_erases_the_call_contacts_once_at_the_due_time(
     assert [(r["rule"], r["erased"]) for r in runs] == [
         ("contact/call_closed+5y", [contact_subject(stored)])
     ]
+
+
+async def test_an_application_learned_after_its_calls_retention_ran_is_erased_too(
+    pool: asyncpg.Pool, settings: Settings, erasures: Erasures
+) -> None:
+    """Intake's events come from many partitions: a call closed long ago may be seen (and
+    its retention run) before some of its applications. They are erased by the same rule."""
+    call_id = f"late-{uuid.uuid4().hex[:8]}"
+
+    async def submitted_to_call() -> Envelope:
+        stored = await submit(pool, settings, phone())
+        event = events_pb2.ApplicationSubmitted.FromString(stored.payload)
+        event.call_id = call_id
+        return replace(stored, payload=event.SerializeToString(deterministic=True))
+
+    early, late = await submitted_to_call(), await submitted_to_call()
+    closed_at = datetime(2017, 6, 9, tzinfo=UTC)
+    closed = CallCodec().encode(CallClosed(call_id, closed_at, CloseReason.SCHEDULED))
+    closing = replace(
+        early,
+        event_id=uuid.uuid4(),
+        event_type=closed.event_type,
+        stream_id=f"call-{call_id}",
+        payload=closed.payload,
+    )
+    effects = IntakeEvents(erasures.book).effects()
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    clock = RetentionClock(settings.dsn, pool, erasures, lambda: now)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO privacy.calls (call_id, programme) VALUES ($1, 'clusters')", call_id
+        )
+        await effects[early.event_type](conn, early)
+        await effects[closing.event_type](conn, closing)
+    assert [t.stream_id for t in await clock.fire_due()] == [f"call-{call_id}"]
+
+    async with pool.acquire() as conn, conn.transaction():
+        await effects[late.event_type](conn, late)
+    assert [t.stream_id for t in await clock.fire_due()] == [f"call-{call_id}"]
+    assert await clock.fire_due() == []
+
+    async with pool.acquire() as conn:
+        keys = await KeyStore().keys(conn, [contact_subject(early), contact_subject(late)])
+        runs = [r for r in await erasures.book.runs(conn) if r["call_id"] == call_id]
+    assert keys == {}
+    assert sorted(tuple(r["erased"]) for r in runs) == sorted(
+        [(contact_subject(early),), (contact_subject(late),)]
+    )

@@ -90,6 +90,26 @@ class PrivacyBook:
         out["sealed_values"] = json.loads(out["sealed_values"])
         return out
 
+    async def lock_call(self, conn: Connection, call_id: str) -> bool:
+        """Lock the call's row until the transaction ends; False when the call is unknown.
+
+        Retention runs and newly seen subjects of a call take this lock first, so a subject
+        learned while its call's retention runs is either seen by the run or sees the run.
+        """
+        locked = await conn.fetchval(
+            f"SELECT true FROM {self.schema}.calls WHERE call_id = $1 FOR UPDATE", call_id
+        )
+        return bool(locked)
+
+    async def ended_retention(self, conn: Connection, call_id: str) -> list[tuple[str, Any]]:
+        """(kind, due time) of each retention period of the call that has already run."""
+        rows = await conn.fetch(
+            f"""SELECT kind, min(due_at) AS due_at FROM {self.schema}.retention_runs
+                WHERE call_id = $1 GROUP BY kind ORDER BY kind""",
+            call_id,
+        )
+        return [(r["kind"], r["due_at"]) for r in rows]
+
     async def record_run(
         self,
         conn: Connection,

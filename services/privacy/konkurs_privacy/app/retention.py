@@ -59,6 +59,19 @@ async def schedule_retention(
         await write_timers(conn, book.schema, call_stream(call_id), changes, correlation_id)
 
 
+async def rerun_ended_retention(
+    conn: Connection, book: PrivacyBook, call_id: str, correlation_id: str
+) -> None:
+    """Schedule again, due at once, each retention period of the call that has already run:
+    a subject learned after the run is erased by the same rule (the others are skipped)."""
+    changes = [
+        Schedule(f"{PURPOSE}{kind}", due_at)
+        for kind, due_at in await book.ended_retention(conn, call_id)
+    ]
+    if changes:
+        await write_timers(conn, book.schema, call_stream(call_id), changes, correlation_id)
+
+
 class RetentionClock(TimerService):
     """Privacy's timer service: erases what a retention period ends."""
 
@@ -88,6 +101,8 @@ class RetentionClock(TimerService):
         call_id = timer.stream_id.removeprefix("call-")
         kind = timer.purpose.removeprefix(PURPOSE)
         book = self.erasures.book
+        # Subjects of the call seen meanwhile wait for this run, or see it (lock_call).
+        await book.lock_call(conn, call_id)
         policy = next((p for p in await book.policies(conn, call_id) if p.kind == kind), None)
         if policy is None:
             raise DomainError("no-retention-policy", f"No retention policy for {kind} data.")

@@ -24,7 +24,7 @@ from konkurs_privacy.adapters.intake_events import (
     subjects_seen,
 )
 from konkurs_privacy.adapters.postgres import PrivacyBook
-from konkurs_privacy.app.retention import schedule_retention
+from konkurs_privacy.app.retention import rerun_ended_retention, schedule_retention
 
 # The inbox's name for this reaction: renaming it would apply every event again.
 CONSUMER = "privacy.intake-events"
@@ -46,9 +46,22 @@ class IntakeEvents:
         await schedule_retention(conn, self.book, call_id, closed_at, envelope.correlation_id)
 
     async def on_content(self, conn: Connection, envelope: Envelope) -> None:
-        """ApplicationSubmitted or ApplicationAmended: its data subjects, still sealed."""
-        for seen in subjects_seen(envelope):
-            await self.book.keep_subject(conn, seen)
+        """ApplicationSubmitted or ApplicationAmended: its data subjects, still sealed.
+
+        Intake's events reach this worker from many partitions, so an application can arrive
+        after its call's retention period has already run (a call closed long ago, loaded at
+        once): its subjects are then due at once, and the call's retention runs again for
+        them.
+        """
+        seen = subjects_seen(envelope)
+        # An amendment names no call: its subjects were seen, with their call, at submission.
+        calls = sorted({s.call_id for s in seen if s.call_id})
+        for call_id in calls:
+            await self.book.lock_call(conn, call_id)
+        for subject in seen:
+            await self.book.keep_subject(conn, subject)
+        for call_id in calls:
+            await rerun_ended_retention(conn, self.book, call_id, envelope.correlation_id)
 
     def effects(self) -> dict[str, Effect]:
         """The effect of each event type this reaction handles; other types are skipped."""
