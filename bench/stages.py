@@ -9,11 +9,14 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from bench.baselines import payload
 from konkurs_intake.api.bodies import content_json
@@ -174,19 +177,27 @@ async def _open_call(http_url: str, settings: Settings, call_id: str) -> None:
     await asyncio.to_thread(urllib.request.urlopen, request)
 
 
-async def _bulk(http_url: str, settings: Settings, call_id: str, line: bytes, lines: int) -> float:
-    """Applications per second of one batch request of `lines` JSON lines."""
+async def bulk(http_url: str, settings: Settings, call_id: str, line: bytes, lines: int) -> float:
+    """Applications per second of one batch request of `lines` JSON lines, streamed (the
+    client holds a block of lines, not the body)."""
     token = mint_token(settings, Role.REGIONAL_OPERATOR, "bench", region="KZ-75")
-    request = urllib.request.Request(
-        f"{http_url}/v1/calls/{call_id}/applications:batch",
-        data=b"\n".join([line] * lines) + b"\n",
-        headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {token}"},
-    )
+    block = b"".join([line + b"\n"] * 1000)
+
+    async def body() -> AsyncIterator[bytes]:
+        for start in range(0, lines, 1000):
+            yield block if lines - start >= 1000 else block[: (lines - start) * (len(line) + 1)]
+
     start = time.perf_counter()
-    with await asyncio.to_thread(urllib.request.urlopen, request, None, 600) as answer:
-        results = [json.loads(x) for x in answer.read().splitlines()]
+    async with httpx.AsyncClient(timeout=None) as http:
+        answer = await http.post(
+            f"{http_url}/v1/calls/{call_id}/applications:batch",
+            content=body(),
+            headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {token}"},
+        )
     elapsed = time.perf_counter() - start
-    accepted = sum(1 for r in results if r["status"] == 201)
+    if answer.status_code != 200:
+        raise RuntimeError(f"bulk intake answered {answer.status_code}: {answer.text[:500]}")
+    accepted = sum(1 for x in answer.content.splitlines() if json.loads(x)["status"] == 201)
     if accepted != lines:
         raise RuntimeError(f"bulk intake accepted {accepted} of {lines} lines")
     return lines / elapsed
@@ -221,124 +232,160 @@ async def _freshness(applications: list[tuple[str, float]], seen: dict[str, floa
     return [seen[a] - acked[a] for a in acked if a in seen]
 
 
-async def service_figures(s: Settings, pool: asyncpg.Pool, seconds: float) -> list[dict[str, Any]]:
-    """Intake over HTTP, bulk intake, freshness and rebuild, with the services running as
-    they do in production: intake's API and relay and the readside projector, each its own
-    process, and the load from another process."""
-    home = Path(tempfile.mkdtemp(prefix="konkurs-bench-"))
-    port = free_port()
-    env = service_env(s, home, KONKURS_INTAKE_PORT=str(port), KONKURS_LOG_LEVEL="WARNING")
-    procs = [
-        Process("intake-api", ["api", "intake"], env, home),
-        Process("intake-relay", ["relay", "intake"], env, home),
-        Process("readside-projector", ["projector", "readside"], env, home),
-    ]
-    for p in procs:
-        p.start()
-    url = f"http://127.0.0.1:{port}"
-    figures: list[dict[str, Any]] = []
-    try:
-        await asyncio.to_thread(wait_ready, [f"{url}/readyz"], 60)
-        call_id = f"bench-{uuid.uuid4().hex[:8]}"
-        await _open_call(url, s, call_id)
-        application = content_json(content(0, SKETCHES[0]))  # an Almaty (KZ-75) cluster
-        body = json.dumps(application, ensure_ascii=False)
-        # An applicant (the coordinator) may submit for any region.
-        token = mint_token(s, Role.APPLICANT, "bench", org=application["coordinator"]["bin"])
-        regions = ",".join(REGIONS)
+def peak_rss_mib(pid: int) -> float:
+    """The peak resident set size of process `pid` so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
-        single = await _load(
-            url, call_id, token, body, seconds=seconds, concurrency=16, regions=regions
-        )
-        lat = single["latencies"]
-        rate = single["acknowledged"] / single["seconds"]
-        figures.append(
-            dict(
-                name="intake over HTTP, one application a request (16 clients)",
-                value=rate,
-                unit="applications/s",
-                baseline="raw insert-and-commit",
-                against="insert",
-                target=">= 0.5x",
-            )
-        )
-        figures.append(
-            dict(
-                name=f"  latency p50 / p95 / p99: {_percentile(lat, 0.5) * 1e3:.0f} / "
-                f"{_percentile(lat, 0.95) * 1e3:.0f} / {_percentile(lat, 0.99) * 1e3:.0f} ms",
-                value=rate,
-                unit="applications/s",
-                baseline="eventsourcing recorder",
-                against="recorder",
-                target=">= 3x",
-            )
-        )
 
-        bulk = await _bulk(url, s, call_id, json.dumps(application).encode(), 5000)
-        figures.append(
-            dict(
-                name="bulk intake (5,000 JSON lines a request)",
-                value=bulk,
-                unit="applications/s",
-                baseline="raw COPY",
-                against="copy",
-                target=">= 0.3x",
-            )
-        )
+class Services:
+    """Intake's API and relay and the readside projector, each a process of its own as in
+    production; the API can be restarted with another number of worker processes."""
 
-        # At the target's 500/s, and at half the closed-loop rate: when the API cannot take
-        # 500/s, the first shows a saturated machine, the second the system within its means.
-        for offered in (500.0, max(10.0, rate / 2)):
-            await _caught_up(pool, s)  # freshness of new submissions, not of a backlog
-            seen: dict[str, float] = {}
-            stop_watching = asyncio.Event()
-            watcher = asyncio.create_task(_watch_read_model(pool, stop_watching, seen))
-            paced = await _load(
-                url,
-                call_id,
-                token,
-                body,
-                seconds=seconds,
-                concurrency=64,
-                rate=offered,
-                regions=regions,
-            )
-            fresh = await _freshness(paced["applications"], seen)
-            stop_watching.set()
-            await watcher
-            achieved = paced["acknowledged"] / paced["seconds"]
-            figures.append(
-                dict(
-                    name=f"freshness at {offered:.0f}/s offered ({achieved:.0f}/s acknowledged):"
-                    f" p50 / p95 / p99 {_percentile(fresh, 0.5) * 1e3:.0f} / "
-                    f"{_percentile(fresh, 0.95) * 1e3:.0f} / "
-                    f"{_percentile(fresh, 0.99) * 1e3:.0f} ms",
-                    value=_percentile(fresh, 0.99) * 1e3,
-                    unit="ms p99",
-                    baseline="target 250 ms",
-                    against="freshness",
-                    target="<= 250 ms",
-                )
-            )
-    finally:
-        for p in procs:
-            p.stop()
-
-    rebuild_rate = await _rebuild(s, pool)
-    figures.append(
-        dict(
-            name="projection rebuild",
-            value=rebuild_rate,
-            unit="events/s",
-            baseline="raw consumer",
-            against="consume",
-            target=">= 0.3x",
+    def __init__(self, s: Settings) -> None:
+        self.settings = s
+        self.home = Path(tempfile.mkdtemp(prefix="konkurs-bench-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = service_env(
+            s,
+            self.home,
+            KONKURS_INTAKE_PORT=str(self.port),
+            KONKURS_LOG_LEVEL="WARNING",
+            # The memory stage sends 100,000 lines of 4.5 KB in one request.
+            KONKURS_MAX_BATCH_BODY_BYTES=str(2 << 30),
         )
+        self.api: Process | None = None
+        self.others = [
+            Process("intake-relay", ["relay", "intake"], self.env, self.home),
+            Process("readside-projector", ["projector", "readside"], self.env, self.home),
+        ]
+
+    async def start(self, workers: int) -> None:
+        for p in self.others:
+            if p.proc is None:
+                p.start()
+        await self.restart_api(workers)
+
+    async def restart_api(self, workers: int) -> None:
+        """(Re)start the API with `workers` processes and wait until it is ready."""
+        if self.api is not None:
+            self.api.stop()
+        self.api = Process(
+            f"intake-api-{workers}",
+            ["api", "intake", "--workers", str(workers)],
+            self.env,
+            self.home,
+        )
+        self.api.start()
+        try:
+            await asyncio.to_thread(wait_ready, [f"{self.url}/readyz"], 60)
+        except TimeoutError as exc:
+            raise RuntimeError(f"the intake API did not start:\n{self.api.tail()}") from exc
+
+    def api_pid(self) -> int:
+        assert self.api is not None and self.api.proc is not None
+        return self.api.proc.pid
+
+    def stop(self, *, only: str | None = None) -> None:
+        for p in [*self.others, *([self.api] if self.api else [])]:
+            if only is None or p.name.startswith(only):
+                p.stop()
+
+
+@dataclass(frozen=True)
+class Submitting:
+    """A call open for the benchmark and what its load generator sends."""
+
+    call_id: str
+    token: str
+    body: str
+    line: bytes
+
+
+async def open_call(s: Settings, url: str) -> Submitting:
+    call_id = f"bench-{uuid.uuid4().hex[:8]}"
+    await _open_call(url, s, call_id)
+    application = content_json(content(0, SKETCHES[0]))  # an Almaty (KZ-75) cluster
+    # An applicant (the coordinator) may submit for any region.
+    token = mint_token(s, Role.APPLICANT, "bench", org=application["coordinator"]["bin"])
+    return Submitting(
+        call_id,
+        token,
+        json.dumps(application, ensure_ascii=False),
+        json.dumps(application).encode(),
     )
-    return figures
 
 
-async def _rebuild(s: Settings, pool: asyncpg.Pool) -> float:
+async def single_submissions(url: str, sub: Submitting, seconds: float) -> dict[str, float]:
+    """Closed loop, 16 clients, one application a request: rate and latency percentiles."""
+    result = await _load(
+        url, sub.call_id, sub.token, sub.body, seconds=seconds, concurrency=16, regions=_REGIONS
+    )
+    lat = result["latencies"]
+    return {
+        "rate": result["acknowledged"] / result["seconds"],
+        "p50": _percentile(lat, 0.5) * 1e3,
+        "p95": _percentile(lat, 0.95) * 1e3,
+        "p99": _percentile(lat, 0.99) * 1e3,
+        "errors": sum(result["errors"].values()),
+    }
+
+
+async def freshness(
+    pool: asyncpg.Pool, s: Settings, url: str, sub: Submitting, offered: float, seconds: float
+) -> dict[str, float]:
+    """Open loop at `offered` submissions/s: the rate acknowledged, the answers' latency and
+    the time from each acknowledgement to the application's row in the read model."""
+    await _caught_up(pool, s)  # freshness of new submissions, not of a backlog
+    seen: dict[str, float] = {}
+    stop_watching = asyncio.Event()
+    watcher = asyncio.create_task(_watch_read_model(pool, stop_watching, seen))
+    paced = await _load(
+        url,
+        sub.call_id,
+        sub.token,
+        sub.body,
+        seconds=seconds,
+        concurrency=64,
+        rate=offered,
+        regions=_REGIONS,
+    )
+    fresh = await _freshness(paced["applications"], seen)
+    stop_watching.set()
+    await watcher
+    lat = paced["latencies"]
+    return {
+        "offered": offered,
+        "acknowledged": paced["acknowledged"] / paced["seconds"],
+        "answer_p99": _percentile(lat, 0.99) * 1e3,
+        "p50": _percentile(fresh, 0.5) * 1e3,
+        "p95": _percentile(fresh, 0.95) * 1e3,
+        "p99": _percentile(fresh, 0.99) * 1e3,
+        "errors": sum(paced["errors"].values()),
+    }
+
+
+async def bulk_memory(
+    s: Settings, services: Services, sub: Submitting, small: int, large: int
+) -> dict[str, float]:
+    """Peak RSS of a fresh one-process API after a batch of `small` lines and then after one
+    of `large` lines: a body streamed a chunk at a time leaves the peak where it was."""
+    await services.restart_api(1)
+    await bulk(services.url, s, sub.call_id, sub.line, small)
+    after_small = peak_rss_mib(services.api_pid())
+    rate = await bulk(services.url, s, sub.call_id, sub.line, large)
+    after_large = peak_rss_mib(services.api_pid())
+    return {"small_mib": after_small, "large_mib": after_large, "rate": rate}
+
+
+_REGIONS = ",".join(REGIONS)
+
+
+async def rebuild_rate(s: Settings, pool: asyncpg.Pool) -> float:
+    """Events per second of a full rebuild of the readside's read models."""
     from konkurs_readside.rebuild import rebuild
 
     report = await rebuild(s, pool)
