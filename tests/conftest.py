@@ -47,8 +47,14 @@ def settings(servers: Settings) -> Iterator[Settings]:
     run = uuid.uuid4().hex[:10]
     database = f"konkurs_test_{run}"
     dsn = stack.create_database(servers, database)
+    # Writes are not rate-limited here: tests send bursts with one token on purpose; the
+    # limiter's own tests (test_rate_limits.py) switch it on.
     s = replace(
-        servers, database_url=dsn, topic_prefix=f"test-{run}.konkurs", partitions=TEST_PARTITIONS
+        servers,
+        database_url=dsn,
+        topic_prefix=f"test-{run}.konkurs",
+        partitions=TEST_PARTITIONS,
+        write_rate_per_minute=0,
     )
     stack.create_topics(s)
 

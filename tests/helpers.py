@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from konkurs_platform.envelope import Actor
@@ -47,3 +48,26 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def dead_letter_count(settings: Settings) -> int:
+    """How many records the dead-letter topic of `settings` holds now (its end offsets)."""
+    topic = settings.deadletter_topic
+    # The admin client, because a consumer's partitions_for_topic knows only the topics it
+    # has subscribed to (a consumer-based count of an unsubscribed topic is always 0).
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    assert partitions, "the dead-letter topic exists"
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    await reader.start()
+    try:
+        reader.assign(partitions)
+        await reader.seek_to_end(*partitions)
+        return sum([await reader.position(tp) for tp in partitions])
+    finally:
+        await reader.stop()

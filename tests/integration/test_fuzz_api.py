@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -196,18 +196,7 @@ def requests_for(target: Target) -> st.SearchStrategy[Fuzzed]:
     return request()
 
 
-def _known_fault(target: Target, request: Fuzzed) -> bool:
-    """A 5xx already reported and reproduced by a strict xfail below; remove it with the fix.
-
-    Scoring's `GET /v1/calls/{call_id}/methodology` passes a NUL in `call_id` to PostgreSQL,
-    which refuses it: 500 (the path parameter takes no pattern, unlike intake's).
-    """
-    return target.name == "scoring" and "\x00" in unquote(urlsplit(request.url).path)
-
-
 def _check(target: Target, request: Fuzzed, answer: httpx.Response) -> None:
-    if _known_fault(target, request):
-        return
     assert answer.status_code < 500, (request, answer.text)
     text = answer.text
     assert "Traceback" not in text and 'File "' not in text, (request, text)
@@ -260,9 +249,6 @@ async def test_fuzzing_every_scoring_operation_never_gives_a_5xx_and_every_4xx_i
     assert {200, 401, 403, 404} <= set(statuses), statuses
 
 
-@pytest.mark.xfail(
-    strict=True, reason="scoring's call_id path parameter is unconstrained: a NUL gives 500"
-)
 async def test_a_nul_in_scorings_call_id_is_a_4xx_problem_not_a_500(scoring: Target) -> None:
     answer = await scoring.http.get(
         "/v1/calls/%00/methodology", headers={"Authorization": scoring.tokens[0]}

@@ -171,3 +171,11 @@ def test_buckets_of_callers_gone_quiet_are_dropped_without_changing_any_answer()
 def test_a_limit_that_lets_nothing_through_is_refused(per_minute: float, burst: int) -> None:
     with pytest.raises(ValueError):
         RateLimiter(per_minute, burst)
+
+
+def test_the_limit_comes_from_the_environment_and_zero_switches_it_off() -> None:
+    env = {"KONKURS_WRITE_RATE_PER_MINUTE": "30", "KONKURS_WRITE_RATE_BURST": "4"}
+    limiter = RateLimiter.for_writes(Settings.from_env(env))
+    assert limiter is not None and (limiter.rate * 60, limiter.burst) == (30, 4)
+    assert RateLimiter.for_writes(Settings.from_env({})) is not None, "on by default"
+    assert RateLimiter.for_writes(Settings.from_env({"KONKURS_WRITE_RATE_PER_MINUTE": "0"})) is None

@@ -9,9 +9,9 @@ import json
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from google.protobuf import struct_pb2
+from helpers import dead_letter_count
 from readside_support import (
     Events,
     new_world,
@@ -69,20 +69,6 @@ def submit_with_nul_everywhere(events: Events, number: int, coordinator: str) ->
     return submitted.application_id
 
 
-async def dead_letters(settings: Settings) -> int:
-    """How many records the dead-letter topic of `settings` holds."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        topic = settings.deadletter_topic
-        assert topic in await consumer.topics(), "the dead-letter topic exists"
-        partitions = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
-    finally:
-        await consumer.stop()
-    return sum(ends.values())
-
-
 async def test_events_with_nul_in_every_stored_text_field_are_projected_and_rebuilt_alike(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
@@ -104,7 +90,7 @@ async def test_events_with_nul_in_every_stored_text_field_are_projected_and_rebu
         rebuilt = {t: await table_rows(pool, schema, t) for t in TABLES}
 
     assert live_projector.stats.dead_lettered == 0
-    assert await dead_letters(world) == 0
+    assert await dead_letter_count(world) == 0
     assert (report.events, report.skipped_unapplicable) == (len(events.published), 0)
     assert rebuilt == live
 

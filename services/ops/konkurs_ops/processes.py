@@ -34,6 +34,7 @@ def service_env(settings: Settings, home: Path, **extra: str) -> dict[str, str]:
         KONKURS_PARTITIONS=str(settings.partitions),
         KONKURS_HOME=str(home),
         KONKURS_LOG_LEVEL="INFO",
+        KONKURS_WRITE_RATE_PER_MINUTE=str(settings.write_rate_per_minute),
     )
     env.update(extra)
     return env

@@ -236,7 +236,8 @@ def mint_token(
 _bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", scheme_name="bearer")
 
 
-def _log_denial(request: Request, principal: Principal | None, status: int, reason: str) -> None:
+def log_denial(request: Request, principal: Principal | None, status: int, reason: str) -> None:
+    """Log a refused request (who, what, why): a denial leaves no event but is logged."""
     log.warning(
         "request denied: %s",
         reason,
@@ -254,7 +255,7 @@ def _log_denial(request: Request, principal: Principal | None, status: int, reas
 def forbidden(request: Request, principal: Principal, reason: str) -> Problem:
     """Log a denial and return the 403 problem to raise: for scope checks made in a route
     (`raise forbidden(request, principal, "applicants see only their own applications")`)."""
-    _log_denial(request, principal, 403, reason)
+    log_denial(request, principal, 403, reason)
     return Problem(FORBIDDEN, reason)
 
 
@@ -275,7 +276,7 @@ async def authenticated(
             # RFC 6750 §3.1. The reason stays out of the header: it may quote a claim, and
             # header values must be plain ASCII; the problem body carries it.
             challenge = 'Bearer error="invalid_token"'
-    _log_denial(request, None, 401, reason)
+    log_denial(request, None, 401, reason)
     raise Problem(UNAUTHENTICATED, reason, headers={"WWW-Authenticate": challenge})
 
 

@@ -106,13 +106,19 @@ def decode_envelope(data: bytes) -> Envelope:
         raise EnvelopeError(f"not a konkurs envelope: {exc}") from exc
     if not msg.event_type or not msg.stream_id or msg.stream_version < 1:
         raise EnvelopeError("envelope lacks event_type, stream_id or stream_version")
+    try:
+        occurred_at = msg.occurred_at.ToDatetime(tzinfo=UTC)
+        recorded_at = msg.recorded_at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
+        # A timestamp beyond what a datetime holds: bad bytes, not a reason to crash a reader.
+        raise EnvelopeError(f"envelope time out of range: {exc}") from exc
     return Envelope(
         event_id=event_id,
         event_type=msg.event_type,
         stream_id=msg.stream_id,
         stream_version=msg.stream_version,
-        occurred_at=msg.occurred_at.ToDatetime(tzinfo=UTC),
-        recorded_at=msg.recorded_at.ToDatetime(tzinfo=UTC),
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
         actor=Actor(
             subject=msg.actor.subject,
             role=msg.actor.role,

@@ -23,7 +23,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from konkurs_platform.auth import Principal, _log_denial, authenticated
+from konkurs_platform.auth import Principal, authenticated, log_denial
 from konkurs_platform.problems import Problem, ProblemType
 from konkurs_platform.settings import Settings
 
@@ -34,7 +34,6 @@ TOO_MANY_REQUESTS = ProblemType(
     "The caller sent more writes than its rate limit allows; retry after `Retry-After` seconds.",
 )
 
-DEFAULT_WRITE_BURST = 20
 
 # Writes change the event store; reads are cheap and are not limited here.
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -95,10 +94,7 @@ class RateLimiter:
     def for_writes(cls, settings: Settings) -> RateLimiter | None:
         """The limiter of a service's writes as `settings` configure it; None for no limit
         (`write_rate_per_minute` of 0)."""
-        # Until `Settings` declares these two fields, writes are not limited unless a test
-        # or a bootstrap sets `app.state.rate_limiter` itself.
-        per_minute = float(getattr(settings, "write_rate_per_minute", 0))
-        burst = int(getattr(settings, "write_rate_burst", DEFAULT_WRITE_BURST))
+        per_minute, burst = settings.write_rate_per_minute, settings.write_rate_burst
         return cls(per_minute, burst) if per_minute > 0 else None
 
 
@@ -122,7 +118,7 @@ async def limit_writes(
     wait = limiter.take(f"{principal.role.value}:{principal.subject}")
     if wait > 0:
         retry_after = max(1, math.ceil(wait))
-        _log_denial(request, principal, 429, "rate limit exceeded")
+        log_denial(request, principal, 429, "rate limit exceeded")
         raise Problem(
             TOO_MANY_REQUESTS,
             f"Too many writes; retry in {retry_after} s.",

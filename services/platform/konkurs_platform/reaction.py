@@ -187,15 +187,33 @@ async def react(
     parking = _Parking(settings, consumer)
     try:
         async for event in events:
-            raw_type = dict(event.headers or {}).get(HEADER_EVENT_TYPE, b"")
-            event_type = raw_type.decode() if isinstance(raw_type, bytes) else str(raw_type)
-            effect = effects.get(event_type)
-            if effect is None:
+            raw_type = dict(event.headers or {}).get(HEADER_EVENT_TYPE)
+            header = (
+                None
+                if raw_type is None
+                else raw_type.decode(errors="replace")
+                if isinstance(raw_type, bytes)
+                else str(raw_type)
+            )
+            # The header lets most events be skipped undecoded; without one, the envelope
+            # itself says what the event is.
+            if header is not None and header not in effects:
                 continue
             park = partial(parking.park, event)
             try:
                 # Older shapes are read as the current one (UpcastError is an EnvelopeError).
                 envelope = upcast(decode_envelope(event.value))
+                if header is not None and header != envelope.event_type:
+                    # Never apply an event as what its label claims: a mislabelled
+                    # CallAnnounced would be read as the CallClosed its header names.
+                    await park(
+                        f"event-type header {header[:200]!r} does not match the envelope's "
+                        f"{envelope.event_type!r}"
+                    )
+                    continue
+                effect = effects.get(envelope.event_type)
+                if effect is None:
+                    continue
                 # The effect's logs (and any events it appends) carry the cause's correlation.
                 with bind_correlation_id(envelope.correlation_id):
                     await _react_retrying(pool, inbox, effect, envelope, park)

@@ -51,6 +51,10 @@ class Settings:
     log_level: str = "INFO"
     # Ed25519 private key (PEM) that signs the audit chain's checkpoints; in development a key
     # is made once under `home/keys`. The database never holds it.
+    # Writes (POST, PUT, PATCH, DELETE) each token may make per minute, and the burst it may
+    # spend at once: a careless or hostile client cannot flood intake. 0 means no limit.
+    write_rate_per_minute: float = 600.0
+    write_rate_burst: int = 120
     audit_signing_key: str | None = None
     audit_checkpoint_seconds: float = 300.0
 
@@ -100,6 +104,10 @@ class Settings:
             ),
             ports=ports,
             log_level=get("KONKURS_LOG_LEVEL", s.log_level) or s.log_level,
+            write_rate_per_minute=float(
+                get("KONKURS_WRITE_RATE_PER_MINUTE", str(s.write_rate_per_minute)) or 0
+            ),
+            write_rate_burst=int(get("KONKURS_WRITE_RATE_BURST", str(s.write_rate_burst)) or 0),
             audit_signing_key=get("KONKURS_AUDIT_SIGNING_KEY", None),
             audit_checkpoint_seconds=float(
                 get("KONKURS_AUDIT_CHECKPOINT_SECONDS", str(s.audit_checkpoint_seconds)) or 0

@@ -37,9 +37,9 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.routing import RouteContext, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
@@ -414,6 +414,13 @@ def _too_large(limit: int) -> Problem:
 
 # ---------------------------------------------------------------------------------------------
 # Content types and versions
+
+
+# An id in a path (a call, an application, an expert): printable text of sensible length.
+# A control character can never name anything, and PostgreSQL refuses a NUL outright, so
+# such a path is a 422 naming the parameter, never a 500.
+ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
+IdPath = Annotated[str, Path(pattern=ID_PATTERN, min_length=1, max_length=200)]
 
 
 def require_content_type(request: Request, allowed: Collection[str]) -> str:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from konkurs_platform.auth import Principal, Role, require
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
+from konkurs_platform.web import IdPath
 from konkurs_scoring.api.deps import Scoring, scoring
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
@@ -17,11 +18,11 @@ READERS = (Role.OPERATOR, Role.EXPERT, Role.AUDITOR, Role.ADMIN, Role.ANALYST)
 
 @router.get(
     "/{call_id}/methodology",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
     summary="The methodology scoring applies to a call, as learned from intake's events",
 )
 async def get_methodology(
-    call_id: str,
+    call_id: IdPath,
     service: Annotated[Scoring, Depends(scoring)],
     _: Annotated[Principal, Depends(require(*READERS))],
 ) -> dict[str, Any]:
