@@ -26,6 +26,7 @@ from konkurs_scoring.domain.aggregation import (
     aggregate,
     band_score,
     diverges,
+    leniency,
 )
 from konkurs_scoring.domain.evaluation import (
     AutomaticScore,
@@ -415,3 +416,18 @@ def test_an_evaluation_not_final_cannot_be_reopened() -> None:
     state = finalised()
     with pytest.raises(DomainError):
         evaluation_decider.decide(ReopenEvaluation(APP, "  ", "", T0), state)
+
+
+# Normalisation (an analysis view) -------------------------------------------------------------
+
+
+def test_leniency_shows_a_lenient_and_a_strict_expert_beside_their_panels() -> None:
+    panels = [
+        {"e-a": scores(5, 5), "e-b": scores(3, 3), "e-c": scores(1, 1)},
+        {"e-a": scores(4, 4), "e-b": scores(3, 3)},
+    ]
+    by_expert = {x.expert_id: x for x in leniency(RULES, panels)}
+    assert by_expert["e-a"].deviation > 0 > by_expert["e-c"].deviation
+    assert by_expert["e-b"].deviation == Fraction(-1, 20)
+    assert by_expert["e-a"].scores == 4 and by_expert["e-c"].scores == 2
+    assert by_expert["e-c"].mean == Fraction(1, 5)

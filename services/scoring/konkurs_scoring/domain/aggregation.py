@@ -221,3 +221,52 @@ def require_known_criteria(rules: ScoringRules) -> None:
             or rules.criterion(key.removeprefix(CRITERION_PREFIX)) is None
         ):
             raise DomainError("unknown_tie_break", f"The tie-break {key!r} names no criterion.")
+
+
+@dataclass(frozen=True)
+class ExpertLeniency:
+    """How an expert scores beside their panels: an analysis, never an input to a decision.
+
+    Scores are normalised to 0..1 on each criterion's scale; `deviation` is the mean of the
+    expert's score minus the mean of the panel (the expert included) on the same criterion
+    of the same application: above 0 lenient, below 0 strict.
+    """
+
+    expert_id: str
+    scores: int
+    mean: Fraction
+    deviation: Fraction
+
+
+def leniency(
+    rules: ScoringRules, panels: Sequence[Mapping[str, Sequence[CriterionScore]]]
+) -> list[ExpertLeniency]:
+    """Each expert's leniency over `panels` (per application, each expert's submitted
+    scores), by expert id."""
+    scales = {c.id: c for c in rules.expert_criteria}
+    normalised: dict[str, list[Fraction]] = {}
+    deviations: dict[str, list[Fraction]] = {}
+    for panel in panels:
+        for criterion_id, rule in scales.items():
+            span = rule.scale_max - rule.scale_min
+            given = {
+                expert: Fraction(s.half_points - 2 * rule.scale_min, 2 * span)
+                for expert, scores in panel.items()
+                for s in scores
+                if s.criterion_id == criterion_id and span
+            }
+            if not given:
+                continue
+            mean = sum(given.values(), Fraction(0)) / len(given)
+            for expert, value in given.items():
+                normalised.setdefault(expert, []).append(value)
+                deviations.setdefault(expert, []).append(value - mean)
+    return [
+        ExpertLeniency(
+            expert,
+            len(values),
+            sum(values, Fraction(0)) / len(values),
+            sum(deviations[expert], Fraction(0)) / len(values),
+        )
+        for expert, values in sorted(normalised.items())
+    ]
