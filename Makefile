@@ -11,14 +11,14 @@ PROTOS := $(shell find schemas -name '*.proto' 2>/dev/null)
 SCHEMA_PY := $(shell find schemas -name '*.py' 2>/dev/null)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv proto lint fmt test test-unit run stop clean logs status bench
+.PHONY: help venv proto lint audit fmt test test-unit run stop clean logs status bench
 
 help:
 	@echo "make run    bring Kafka, PostgreSQL and every service up, load the 2017 programme"
 	@echo "make stop   stop everything, keep the data"
 	@echo "make clean  stop everything and delete the data (.local/) and generated code"
 	@echo "make test   run the whole test suite (starts what it needs)"
-	@echo "make lint   ruff, mypy --strict, buf lint and buf breaking"
+	@echo "make lint   ruff, mypy --strict, buf lint and buf breaking, the dependency audit"
 	@echo "make proto  generate the protobuf code into $(GEN)"
 	@echo "make bench  measure throughput and freshness beside raw baselines"
 
@@ -40,12 +40,17 @@ $(GEN)/.stamp: $(STAMP) $(PROTOS) $(SCHEMA_PY)
 	cd schemas && find . -name '*.py' -exec cp --parents {} $(CURDIR)/$(GEN) \;
 	touch $@
 
-lint: proto
+lint: proto audit
 	$(BIN)/ruff check services tests bench schemas
 	$(BIN)/ruff format --check services tests bench schemas
 	$(BIN)/mypy
 	bash schemas/buf.sh lint
 	bash schemas/buf.sh breaking
+
+# The pinned dependencies against PyPI's vulnerability database (AUDIT_ARGS=--strict in CI
+# that reaches it: then a package that could not be audited fails too).
+audit: $(STAMP)
+	$(BIN)/python -m konkurs_ops.dependency_audit $(AUDIT_ARGS)
 
 fmt: $(STAMP)
 	$(BIN)/ruff format services tests bench schemas
