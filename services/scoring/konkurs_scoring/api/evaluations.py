@@ -34,7 +34,8 @@ OVERSEERS = (Role.OPERATOR, Role.ADMIN, Role.AUDITOR)
 _Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def evaluations(request: Request) -> Evaluations:
+# Async, though it awaits nothing: FastAPI runs a plain `def` dependency in a thread pool.
+async def evaluations(request: Request) -> Evaluations:
     """Dependency: the evaluation handlers `bootstrap` built (`app.evaluation.build`)."""
     service: Evaluations = request.app.state.scoring.evaluation
     return service
@@ -179,7 +180,7 @@ async def get_evaluation(
     once their own is in. Operators, admins and auditors see every submission, the
     divergences, the rapporteur, the consensus report and the final scores."""
     expert_id = principal.subject if principal.role is Role.EXPERT else None
-    async with svc.store.pool.acquire() as conn:
+    async with svc.pool.acquire() as conn:
         try:
             loaded = await svc.view(conn, application_id, expert_id)
         except DomainError as exc:
@@ -204,7 +205,7 @@ async def save_draft(
     """Save your scores so far (any criteria, comments of any length); the next draft
     replaces it. Only you see it. Refused before you declare no conflict of interest."""
     expected = parse_if_match(if_match)
-    async with svc.store.pool.acquire() as conn, conn.transaction():
+    async with svc.pool.acquire() as conn, conn.transaction():
         try:
             outcome = await svc.handle_save_draft(
                 conn,
@@ -252,9 +253,7 @@ async def submit_evaluation(
             raise command_problem(exc, expected) from exc
         return _expert_answer(outcome, principal, application_id)
 
-    return await idempotent(
-        request, principal, svc.store.pool, IdempotencyStore(svc.store.schema), run
-    )
+    return await idempotent(request, principal, svc.pool, IdempotencyStore(svc.store.schema), run)
 
 
 @router.put(
@@ -270,7 +269,7 @@ async def name_rapporteur(
 ) -> Response:
     """Replace the rapporteur the rule named (the panel's first assigned expert) with another
     expert of the panel who submitted."""
-    async with svc.store.pool.acquire() as conn, conn.transaction():
+    async with svc.pool.acquire() as conn, conn.transaction():
         try:
             outcome = await svc.handle_name_rapporteur(
                 conn, application_id, body.expert_id, command_metadata(principal)
@@ -310,9 +309,7 @@ async def record_consensus(
             raise command_problem(exc) from exc
         return _expert_answer(outcome, principal, application_id)
 
-    return await idempotent(
-        request, principal, svc.store.pool, IdempotencyStore(svc.store.schema), run
-    )
+    return await idempotent(request, principal, svc.pool, IdempotencyStore(svc.store.schema), run)
 
 
 @router.post(
@@ -340,6 +337,4 @@ async def reopen_evaluation(
             raise command_problem(exc) from exc
         return _answer(_overseer_json(outcome.state, application_id), outcome.version)
 
-    return await idempotent(
-        request, principal, svc.store.pool, IdempotencyStore(svc.store.schema), run
-    )
+    return await idempotent(request, principal, svc.pool, IdempotencyStore(svc.store.schema), run)

@@ -79,7 +79,7 @@ async def get_ranking(
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> Response:
     """Every version stays in the history; `?version=n` reads an earlier one."""
-    async with svc.store.pool.acquire() as conn:
+    async with svc.pool.acquire() as conn:
         versions = await svc.rankings.published(call_id, conn)
     if not versions:
         raise Problem(NOT_FOUND, f"No ranking of call {call_id} is published yet.")
@@ -115,9 +115,7 @@ async def publish_ranking(
         assert published is not None
         return JSONResponse(ranking_json(published), headers={"ETag": etag_for(outcome.version)})
 
-    return await idempotent(
-        request, principal, svc.store.pool, IdempotencyStore(svc.store.schema), run
-    )
+    return await idempotent(request, principal, svc.pool, IdempotencyStore(svc.store.schema), run)
 
 
 @router.get(
@@ -132,7 +130,7 @@ async def consensus_status(
 ) -> dict[str, Any]:
     """Each eligible application's evaluation status, with the diverging criteria and the
     rapporteur of those awaiting consensus."""
-    async with svc.store.pool.acquire() as conn:
+    async with svc.pool.acquire() as conn:
         try:
             await svc.rankings.rules(conn, call_id)
         except DomainError as exc:
@@ -174,7 +172,7 @@ async def normalisation(
     """Scores normalised to 0..1 per criterion; `deviation` above 0 is a lenient expert,
     below 0 a strict one. An analysis of the submissions: never an input to a score or the
     ranking."""
-    async with svc.store.pool.acquire() as conn:
+    async with svc.pool.acquire() as conn:
         try:
             experts = await svc.leniency(conn, call_id)
         except DomainError as exc:

@@ -31,7 +31,7 @@ async def get_results(
     comments per criterion without the experts' names or ids, in no expert's order. An
     applicant reads only an application its organisation coordinates; 404 until a ranking
     listing the application is published."""
-    async with svc.store.pool.acquire() as conn:
+    async with svc.pool.acquire() as conn:
         try:
             application = await svc.application(conn, application_id)
         except DomainError as exc:

@@ -9,11 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import asyncpg
+
 from konkurs_platform.db import Connection
 from konkurs_platform.domain import Conflict, Forbidden, NotFound
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.handler import CommandHandler, Loaded, Outcome
+from konkurs_scoring.adapters.applications import PostgresApplicationBook
+from konkurs_scoring.adapters.assignment import PostgresAssignmentBook
+from konkurs_scoring.adapters.calls import PostgresCallBook
 from konkurs_scoring.adapters.codec_s2 import FINALISED, EvaluationCodec, measures_of
+from konkurs_scoring.adapters.ranking import PostgresRankingLock
+from konkurs_scoring.adapters.screening import PostgresScreeningBook
 from konkurs_scoring.app.calls import CallBook
 from konkurs_scoring.app.ports_s2 import (
     ApplicationFacts,
@@ -55,6 +62,7 @@ class Evaluations:
     """The evaluation aggregate's handlers, and the ranking they complete."""
 
     store: EventStore
+    pool: asyncpg.Pool
     calls: CallBook
     applications: Applications
     assignments: Assignments
@@ -215,3 +223,19 @@ class Evaluations:
         application = await self.application(conn, application_id)
         cmd = ReopenEvaluation(application_id, reason, appeal_id, self.clock())
         return await self._execute(conn, application, cmd, meta)
+
+
+def build(store: EventStore, pool: asyncpg.Pool, clock: Callable[[], datetime]) -> Evaluations:
+    """The evaluation handlers over scoring's event store and its PostgreSQL books (what
+    `bootstrap` keeps as `app.state.scoring.evaluation`)."""
+    schema = store.schema
+    return Evaluations(
+        store=store,
+        pool=pool,
+        calls=PostgresCallBook(schema),
+        applications=PostgresApplicationBook(schema),
+        assignments=PostgresAssignmentBook(schema),
+        screening=PostgresScreeningBook(schema),
+        lock=PostgresRankingLock(schema),
+        clock=clock,
+    )
