@@ -1,4 +1,5 @@
-"""Wires the scoring service: its faust worker (reacting to intake) and its HTTP API.
+"""Wires the scoring service: its faust worker (reacting to intake), its HTTP API with the
+evaluation clock, and the 2017 demo.
 
 A worker process imports this module too, and must not load FastAPI: the HTTP side is
 imported inside `create_app`, only by the process that serves it.
@@ -6,16 +7,31 @@ imported inside `create_app`, only by the process that serves it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+import asyncpg
 import faust
 
 from konkurs_platform.db import create_pool
+from konkurs_platform.eventstore import EventStore, utcnow
+from konkurs_platform.personal.store import SealingEventStore
 from konkurs_platform.settings import Settings
 from konkurs_platform.worker import create_faust_app
+from konkurs_scoring.adapters.applications import PostgresApplicationBook
+from konkurs_scoring.adapters.assignment import PostgresAssignmentBook
 from konkurs_scoring.adapters.calls import PostgresCallBook
+from konkurs_scoring.adapters.experts import PostgresExpertBook
+from konkurs_scoring.adapters.screening import PostgresScreeningBook
+from konkurs_scoring.app.assignment import Assignments
+from konkurs_scoring.app.experts import Experts
+from konkurs_scoring.app.screening import Screenings
 from konkurs_scoring.consumers import intake_events
 
 if TYPE_CHECKING:
@@ -25,27 +41,96 @@ SERVICE = "scoring"
 SCHEMA = "scoring"
 
 
+def event_store(
+    pool: asyncpg.Pool, settings: Settings, clock: Callable[[], datetime] = utcnow
+) -> EventStore:
+    """Scoring's event store: an expert's name is personal data, sealed in the events."""
+    return SealingEventStore(pool, SCHEMA, settings.events_topic(SERVICE), clock)
+
+
+def assignments_of(store: EventStore) -> Assignments:
+    """The assignment handlers over `store`, with scoring's adapters."""
+    return Assignments(
+        store,
+        PostgresCallBook(SCHEMA),
+        PostgresApplicationBook(SCHEMA),
+        PostgresScreeningBook(SCHEMA),
+        PostgresExpertBook(SCHEMA),
+        PostgresAssignmentBook(SCHEMA),
+    )
+
+
+def screenings_of(assignments: Assignments) -> Screenings:
+    """The screening handlers over the assignments' store."""
+    return Screenings(
+        assignments.store, assignments.applications, PostgresScreeningBook(SCHEMA), assignments
+    )
+
+
+def intake_reaction(store: EventStore) -> intake_events.IntakeCallEvents:
+    """What scoring does with intake's events, appending to `store`."""
+    assignments = assignments_of(store)
+    return intake_events.IntakeCallEvents(
+        PostgresCallBook(SCHEMA),
+        assignments.applications,
+        screenings_of(assignments),
+        assignments,
+    )
+
+
 def create_worker(settings: Settings) -> faust.App:
-    """The faust app whose agent keeps scoring's copy of each call's terms."""
+    """The faust app whose agent keeps scoring's copy of calls and applications and screens
+    the applications of a closed call."""
     app = create_faust_app(settings, SERVICE)
-    intake_events.add_agent(app, settings, SCHEMA, PostgresCallBook(SCHEMA))
+
+    def reaction(pool: asyncpg.Pool) -> intake_events.IntakeCallEvents:
+        return intake_reaction(event_store(pool, settings))
+
+    intake_events.add_agent(app, settings, SCHEMA, reaction)
     return app
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The scoring HTTP API."""
+def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    """The scoring HTTP API; the pool and the evaluation clock (overdue assignments) start
+    with the app and stop with it. `clock` is the time of every command; tests move it."""
+    import konkurs_scoring.api
+    from konkurs_platform.idempotency import IdempotencyStore
     from konkurs_platform.service import kafka_check, postgres_check
     from konkurs_platform.web import create_app as create_web_app
-    from konkurs_scoring.api import calls
     from konkurs_scoring.api.deps import Scoring
+    from konkurs_scoring.app.assignment import EvaluationClock
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings, max_size=4)
-        app.state.scoring = Scoring(pool=pool, calls=PostgresCallBook(SCHEMA))
+        store = event_store(pool, settings, clock)
+        assignments = assignments_of(store)
+        screenings = screenings_of(assignments)
+        timers = EvaluationClock(settings.dsn, pool, assignments, clock)
+        app.state.scoring = Scoring(
+            pool=pool,
+            calls=assignments.calls,
+            store=store,
+            applications=assignments.applications,
+            screening_book=PostgresScreeningBook(SCHEMA),
+            expert_book=PostgresExpertBook(SCHEMA),
+            assignment_book=PostgresAssignmentBook(SCHEMA),
+            experts=Experts(store, PostgresExpertBook(SCHEMA)),
+            assignments=assignments,
+            screenings=screenings,
+            clock_service=timers,
+            idempotency=IdempotencyStore(SCHEMA),
+            clock=clock,
+            evaluation=_evaluation(store, pool, clock),
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(timers.run(stop), name="scoring-evaluation-clock")
         try:
             yield
         finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(running, timeout=5)
             await pool.close()
 
     app = create_web_app(
@@ -53,12 +138,30 @@ def create_app(settings: Settings) -> FastAPI:
         service=SERVICE,
         title="konkurs scoring",
         version="1",
-        description="Evaluation of applications by the call's methodology.",
+        description="Screening, experts and the evaluation of applications by the call's "
+        "methodology.",
         ready_checks={
             "postgres": postgres_check(lambda: app.state.scoring.pool),
             "kafka": kafka_check(settings),
         },
         lifespan=lifespan,
     )
-    app.include_router(calls.router)
+    # Every module of the API package that defines a router is served: a new group of
+    # routes needs no line here (the evaluations' engineer adds modules of their own).
+    for module in sorted(pkgutil.iter_modules(konkurs_scoring.api.__path__), key=lambda m: m.name):
+        routes = importlib.import_module(f"konkurs_scoring.api.{module.name}")
+        if hasattr(routes, "router"):
+            app.include_router(routes.router)
     return app
+
+
+def _evaluation(
+    store: EventStore, pool: asyncpg.Pool, clock: Callable[[], datetime]
+) -> object | None:
+    """The evaluations' handlers (`konkurs_scoring.app.evaluation.build`), once it exists."""
+    try:
+        evaluation = importlib.import_module("konkurs_scoring.app.evaluation")
+    except ModuleNotFoundError:
+        return None
+    build = getattr(evaluation, "build", None)
+    return None if build is None else build(store, pool, clock)

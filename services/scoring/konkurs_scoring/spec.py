@@ -8,7 +8,12 @@ SPEC = ServiceSpec(
     port=8002,
     summary="screening, expert evaluation and ranking by the call's methodology",
     api=Ref("konkurs_scoring.bootstrap:create_app"),
+    # Screening, the registry, assignments and evaluations on konkurs.scoring.events.v1.
+    relay=True,
     workers=(
         Worker("worker", Ref("konkurs_scoring.bootstrap:create_worker"), consumes=("intake",)),
     ),
+    # An expert's name is sealed in the registry's events (a new expert gets a key), and
+    # opened to answer the registry.
+    personal_data="seal",
 )

@@ -1,56 +1,157 @@
-"""Scoring's reaction to intake's call events: keep each call's terms (its methodology).
+"""Scoring's reaction to intake's events: keep each call's terms and each application's
+latest content, and screen applications when their call closes (or when one arrives, changes
+or is withdrawn after that).
 
-A reaction whose effect is a row, not a command: the inbox makes a redelivery harmless, and
-the stream version keeps an older definition from replacing a newer one.
+The effects run in the transaction that claims the event in the inbox, so a redelivery is
+skipped; the commands they cause go through `CommandReaction`, whose event ids derive from
+the intake event, so even a replay that got past the inbox would append nothing twice. The
+stream versions keep an older definition or revision from replacing a newer one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import asyncpg
 import faust
 
 from konkurs_platform.db import Connection, create_pool
 from konkurs_platform.envelope import Envelope
-from konkurs_platform.reaction import Effect, react
+from konkurs_platform.handler import CommandHandler
+from konkurs_platform.reaction import Caused, CommandReaction, Effect, react
 from konkurs_platform.settings import Settings
 from konkurs_platform.worker import events_topic
 from konkurs_scoring.adapters.intake_events import (
+    APPLICATION_EVENTS,
     CALL_AMENDED,
     CALL_ANNOUNCED,
     CALL_CLOSED,
+    application_id_of,
     call_closing,
     call_terms,
+    learn_application,
 )
+from konkurs_scoring.app.assignment import Assignments, assignment_stream
 from konkurs_scoring.app.calls import CallBook
+from konkurs_scoring.app.ports import ApplicationBook
+from konkurs_scoring.app.screening import Screenings, screening_stream
+from konkurs_scoring.domain.applications import KnownApplication
+from konkurs_scoring.domain.calls import CallTerms
+from konkurs_scoring.domain.screening import AssessEligibility
 
 # The inbox's name for this reaction: renaming it would apply every event again.
 CONSUMER = "scoring.intake-events"
 
+C = TypeVar("C")
+S = TypeVar("S")
+E = TypeVar("E")
+
+
+class _Once(Generic[C, S, E]):
+    """One command caused by `source` on one stream, through the platform's reaction (its
+    derived event ids, causation and correlation)."""
+
+    def __init__(self, handler: CommandHandler[C, S, E], stream_id: str, command: C) -> None:
+        self.reaction = CommandReaction(
+            handler, lambda _: Caused(stream_id, command), consumer=CONSUMER
+        )
+
+    async def __call__(self, conn: Connection, source: Envelope) -> None:
+        await self.reaction(conn, source)
+
 
 class IntakeCallEvents:
-    """The effects of intake's call events on scoring's copies of the calls."""
+    """The effects of intake's events on what scoring knows and on screening. Given the
+    call book alone it keeps the calls' terms only (what a test of that part needs)."""
 
-    def __init__(self, book: CallBook) -> None:
+    def __init__(
+        self,
+        book: CallBook,
+        applications: ApplicationBook | None = None,
+        screenings: Screenings | None = None,
+        assignments: Assignments | None = None,
+    ) -> None:
         self.book = book
+        self.applications = applications
+        self.screenings = screenings
+        self.assignments = assignments
 
     async def on_call_defined(self, conn: Connection, envelope: Envelope) -> None:
         """CallAnnounced or CallAmended: keep the call's terms."""
         await self.book.keep(conn, call_terms(envelope))
 
     async def on_call_closed(self, conn: Connection, envelope: Envelope) -> None:
-        """CallClosed: evaluation of the call's applications can begin."""
-        await self.book.close(conn, call_closing(envelope))
+        """CallClosed: screen every application of the call that is not withdrawn."""
+        closing = call_closing(envelope)
+        await self.book.close(conn, closing)
+        if self.applications is None:
+            return
+        await self.applications.lock_call(conn, closing.call_id)
+        known = await self.book.find(conn, closing.call_id)
+        assert known is not None, "a call closes after it is announced, in its stream's order"
+        for application in await self.applications.of_call(conn, closing.call_id):
+            if not application.withdrawn:
+                await self._screen(conn, envelope, application, known.terms)
+
+    async def on_application_event(self, conn: Connection, envelope: Envelope) -> None:
+        """An application submitted, amended, withdrawn or given a document: keep it; once
+        its call closed, screen it again or release its experts."""
+        assert self.applications is not None
+        before = await self.applications.get(conn, application_id_of(envelope))
+        after = learn_application(before, envelope)
+        if after is None or (before is not None and before.version >= after.version):
+            return
+        await self.applications.lock_call(conn, after.call_id)
+        await self.applications.keep(conn, after)
+        known = await self.book.find(conn, after.call_id)
+        if known is None or known.closed_at is None:
+            return  # screened when the call closes
+        if after.withdrawn:
+            await self._release(conn, envelope, after, "the application was withdrawn")
+        else:
+            await self._screen(conn, envelope, after, known.terms)
+
+    async def _screen(
+        self, conn: Connection, source: Envelope, application: KnownApplication, terms: CallTerms
+    ) -> None:
+        assert self.screenings is not None
+        command = AssessEligibility(application, terms, source.occurred_at)
+        stream = screening_stream(application.application_id)
+        await _Once(self.screenings.handler, stream, command)(conn, source)
+        screening = await self.screenings.record(conn, application.application_id)
+        if screening.eligible is False:
+            await self._release(conn, source, application, "the application is not eligible")
+
+    async def _release(
+        self, conn: Connection, source: Envelope, application: KnownApplication, reason: str
+    ) -> None:
+        assert self.assignments is not None
+        command = self.assignments.release(application.application_id, reason, source.occurred_at)
+        stream = assignment_stream(application.application_id)
+        await _Once(self.assignments.handler, stream, command)(conn, source)
+        await self.assignments.record(conn, application.application_id)
 
     def effects(self) -> dict[str, Effect]:
         """The effect of each event type this reaction handles; other types are skipped."""
-        return {
+        effects: dict[str, Effect] = {
             CALL_ANNOUNCED: self.on_call_defined,
             CALL_AMENDED: self.on_call_defined,
             CALL_CLOSED: self.on_call_closed,
         }
+        if self.applications is not None:
+            effects |= dict.fromkeys(APPLICATION_EVENTS, self.on_application_event)
+        return effects
 
 
-def add_agent(app: faust.App, settings: Settings, schema: str, book: CallBook) -> None:
-    """Add the agent that reacts to intake's events to scoring's faust `app`."""
+def add_agent(
+    app: faust.App,
+    settings: Settings,
+    schema: str,
+    reaction: Callable[[asyncpg.Pool], IntakeCallEvents],
+) -> None:
+    """Add the agent that reacts to intake's events to scoring's faust `app`; `reaction`
+    makes the effects over the agent's pool."""
 
     @app.agent(events_topic(app, settings, "intake"), name="intake-events")
     async def intake_events(stream: faust.StreamT[bytes]) -> None:
@@ -64,7 +165,7 @@ def add_agent(app: faust.App, settings: Settings, schema: str, book: CallBook) -
                 pool=pool,
                 schema=schema,
                 consumer=CONSUMER,
-                effects=IntakeCallEvents(book).effects(),
+                effects=reaction(pool).effects(),
             )
         finally:
             await pool.close()

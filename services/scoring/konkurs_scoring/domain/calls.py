@@ -7,9 +7,32 @@ it was told, not commands it decides on.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+
+@dataclass(frozen=True)
+class EligibilityRules:
+    """The call's formal gates (0 or empty: no such gate)."""
+
+    min_participants: int = 0
+    min_sme_share_percent: int = 0
+    require_university_or_research: bool = False
+    required_document_kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssignmentTerms:
+    """What the methodology says about experts, with issue 8's defaults for older calls."""
+
+    experts_per_application: int = 3
+    # Never assign an expert who lives or works in the application's region.
+    exclude_same_region_experts: bool = False
+    # Experts see the content without the applicant's names and BINs.
+    blind_applicants: bool = False
+    # An assignment is due this many days after it is made.
+    evaluation_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -24,6 +47,10 @@ class CallTerms:
     methodology: Mapping[str, Any]
     # The whole definition as intake encoded it, kept for the evaluation to come.
     definition: bytes
+    # The regions whose clusters may apply (ISO 3166-2 codes).
+    regions: tuple[str, ...] = ()
+    eligibility: EligibilityRules = field(default_factory=EligibilityRules)
+    assignment: AssignmentTerms = field(default_factory=AssignmentTerms)
 
 
 @dataclass(frozen=True)
