@@ -12,14 +12,18 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from konkurs.intake.v1 import application_pb2
+from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.domain import Conflict
 from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import EventStore, Metadata
+from konkurs_platform.settings import Settings
 from konkurs_scoring.adapters.applications import PostgresApplicationBook
 from konkurs_scoring.adapters.assignment import PostgresAssignmentBook
 from konkurs_scoring.adapters.calls import PostgresCallBook
@@ -27,6 +31,7 @@ from konkurs_scoring.adapters.codec_s2 import FINALISED, SUBMITTED
 from konkurs_scoring.adapters.screening import PostgresScreeningBook
 from konkurs_scoring.app.evaluation import Evaluations, build
 from konkurs_scoring.app.ranking import evaluation_stream, ranking_stream
+from konkurs_scoring.bootstrap import create_app
 from konkurs_scoring.domain.aggregation import CriterionScore
 from konkurs_scoring.domain.applications import KnownApplication
 from konkurs_scoring.domain.assignment import Assignment, Panel
@@ -255,3 +260,78 @@ async def test_the_applicant_sees_scores_and_comments_without_expert_ids_once_ra
     assert results.entry.rank == 1
     assert results.comments == {"cooperation": (COMMENT, COMMENT), "strategy": (COMMENT, COMMENT)}
     assert not any("exp-" in text for texts in results.comments.values() for text in texts)
+
+
+# Through the HTTP API -------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://scoring") as client:
+            yield client
+
+
+def auth(settings: Settings, role: Role, subject: str, **claims: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(settings, role, subject, **claims)}"}
+
+
+def body(strategy: float, cooperation: float, comment: str = COMMENT) -> dict[str, Any]:
+    return {
+        "scores": [
+            {"criterion_id": "strategy", "score": strategy, "comment": comment},
+            {"criterion_id": "cooperation", "score": cooperation, "comment": comment},
+        ]
+    }
+
+
+async def test_blind_review_over_http_no_expert_sees_another_before_submitting(
+    pool: asyncpg.Pool, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    call = await open_call(pool, 1)
+    (a,) = call.applications
+    path = f"/v1/applications/{a}/evaluation"
+    first, second = auth(settings, Role.EXPERT, "exp-1"), auth(settings, Role.EXPERT, "exp-2")
+
+    drafted = await http.put(f"{path}/draft", json=body(2, 2, "first thoughts"), headers=second)
+    assert drafted.status_code == 200, drafted.text
+    submitted = await http.post(f"{path}:submit", json=body(4, 3.5), headers=first)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["others"] == {}
+
+    seen_by_second = (await http.get(path, headers=second)).json()
+    assert seen_by_second["others"] == {} and seen_by_second["submitted"] is None
+    assert seen_by_second["draft"][0]["comment"] == "first thoughts"
+    # exp-2's draft is not among what exp-1 sees after submitting either.
+    assert (await http.get(path, headers=first)).json()["others"] == {}
+
+    locked = await http.post(f"{path}:submit", json=body(5, 5), headers=first)
+    assert locked.status_code == 409
+    assert locked.headers["content-type"] == "application/problem+json"
+    stranger = await http.get(path, headers=auth(settings, Role.EXPERT, "exp-9"))
+    assert stranger.status_code == 403
+    third_of_a_point = await http.post(f"{path}:submit", json=body(3.3, 3), headers=second)
+    assert third_of_a_point.status_code == 422
+
+    done = await http.post(f"{path}:submit", json=body(3, 3), headers=second)
+    assert done.status_code == 200, done.text
+    assert done.json()["others"]["exp-1"][0]["score"] == 4
+
+    ranking = await http.get(
+        f"/v1/calls/{call.call_id}/ranking", headers=auth(settings, Role.OPERATOR, "op")
+    )
+    assert ranking.status_code == 200, ranking.text
+    assert ranking.json()["entries"][0]["application_id"] == a
+    results = await http.get(
+        f"/v1/applications/{a}/results",
+        headers=auth(settings, Role.APPLICANT, "applicant", org="000000000000"),
+    )
+    assert results.status_code == 200, results.text
+    assert "exp-" not in results.text
+    other_org = await http.get(
+        f"/v1/applications/{a}/results",
+        headers=auth(settings, Role.APPLICANT, "applicant", org="990340000123"),
+    )
+    assert other_org.status_code == 403
