@@ -146,7 +146,9 @@ def test_the_same_version_is_never_assessed_twice_but_a_later_one_is() -> None:
         AssessEligibility(application(), call_terms(), NOW), screening_decider.initial
     )
     state = screening_decider.fold(first)
-    assert screening_decider.decide(AssessEligibility(application(), call_terms(), NOW), state) == []
+    assert (
+        screening_decider.decide(AssessEligibility(application(), call_terms(), NOW), state) == []
+    )
     later = application(version=2, documents=())
     [event] = screening_decider.decide(AssessEligibility(later, call_terms(), NOW), state)
     assert isinstance(event, EligibilityAssessed) and not event.eligible
@@ -220,8 +222,15 @@ def test_a_deactivated_expert_cannot_be_updated_and_an_unknown_one_is_not_found(
 def assigned(*experts: str) -> Panel:
     return assignment_decider.fold(
         [
-            ExpertAssigned("app-1", "call-1", e, AssignmentMode.AUTOMATIC, "automatic: test",
-                           NOW, NOW + timedelta(days=14))  # fmt: skip
+            ExpertAssigned(
+                "app-1",
+                "call-1",
+                e,
+                AssignmentMode.AUTOMATIC,
+                "automatic: test",
+                NOW,
+                NOW + timedelta(days=14),
+            )
             for e in experts
         ]
     )
@@ -232,8 +241,11 @@ def assigned(*experts: str) -> Panel:
     [
         (card("e", bins=("100000000002",)), TERMS, "affiliated with 100000000002"),
         (card("e", bins=("900000000009",)), TERMS, "affiliated with 900000000009"),
-        (card("e", regions=("KZ-63",)), replace(TERMS, exclude_same_region_experts=True),
-         "region KZ-63"),  # fmt: skip
+        (
+            card("e", regions=("KZ-63",)),
+            replace(TERMS, exclude_same_region_experts=True),
+            "region KZ-63",
+        ),
         (card("e", active=False), TERMS, "deactivated"),
     ],
 )
@@ -278,14 +290,18 @@ def test_only_an_assigned_expert_declares() -> None:
     with pytest.raises(Forbidden):
         assignment_decider.decide(DeclareInterest("app-1", "e-9", False, "", NOW), assigned("e-1"))
     assert isinstance(
-        assignment_decider.decide(DeclareInterest("app-1", "e-1", False, "", NOW), assigned("e-1"))[0],
+        assignment_decider.decide(DeclareInterest("app-1", "e-1", False, "", NOW), assigned("e-1"))[
+            0
+        ],
         NoConflictDeclared,
     )
 
 
 def test_a_full_panel_refuses_another_expert_and_a_repeat_changes_nothing() -> None:
     panel = assigned("e-1", "e-2", "e-3")
-    command = AssignExpert(application(), card("e-4"), TERMS, AssignmentMode.MANUAL, "by hand!!", NOW)
+    command = AssignExpert(
+        application(), card("e-4"), TERMS, AssignmentMode.MANUAL, "by hand!!", NOW
+    )
     with pytest.raises(Conflict):
         assignment_decider.decide(command, panel)
     repeat = replace(command, expert=card("e-1"))
@@ -364,7 +380,9 @@ def test_no_expert_is_ever_assigned_against_a_hard_rule(
     by_expert = {e.expert_id: e for e in experts}
     seats = Counter(p.application_id for p in plan.picks)
     for pick in plan.picks:
-        assert hard_rule_breaches(by_expert[pick.expert_id], by_app[pick.application_id], terms) == []
+        assert (
+            hard_rule_breaches(by_expert[pick.expert_id], by_app[pick.application_id], terms) == []
+        )
     # Never the same expert twice on one application, never more seats than asked, and a
     # shortfall only where no permitted expert was left.
     assert len({(p.application_id, p.expert_id) for p in plan.picks}) == len(plan.picks)
@@ -390,7 +408,9 @@ def test_without_hard_constraints_no_expert_has_more_than_one_application_above_
     n_apps: int, n_experts: int, per_application: int, data: st.DataObject
 ) -> None:
     per_application = min(per_application, n_experts)
-    apps = [application(n, oked=data.draw(st.sampled_from(["31090", "01110"]))) for n in range(n_apps)]
+    apps = [
+        application(n, oked=data.draw(st.sampled_from(["31090", "01110"]))) for n in range(n_apps)
+    ]
     experts = [
         card(f"e-{n:02d}", sections=tuple(data.draw(st.lists(st.sampled_from("AC"), max_size=1))))
         for n in range(n_experts)

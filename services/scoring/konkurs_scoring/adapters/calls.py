@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from konkurs_platform.db import Connection, check_schema_name
+from konkurs_scoring.adapters.intake_events import definition_terms
 from konkurs_scoring.domain.calls import CallClosing, CallTerms, KnownCall
 
 
@@ -50,12 +51,7 @@ class PostgresCallBook:
         row = await conn.fetchrow(self._find_sql, call_id)
         if row is None:
             return None
-        terms = CallTerms(
-            call_id=row["call_id"],
-            version=row["stream_version"],
-            closes_at=row["closes_at"],
-            quota=row["quota"],
-            methodology=json.loads(row["methodology"]),
-            definition=row["definition"],
-        )
+        # Read from the definition as intake encoded it, so that every term (eligibility,
+        # regions, the methodology's newer fields) comes with its defaults for older calls.
+        terms = definition_terms(row["call_id"], row["stream_version"], bytes(row["definition"]))
         return KnownCall(terms, row["closed_at"])

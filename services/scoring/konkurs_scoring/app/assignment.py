@@ -175,7 +175,7 @@ class Assignments:
         command = UnassignExpert(application_id, expert_id, UnassignmentCause.OVERDUE, reason, now)
         outcome = await self.execute(conn, application_id, command, meta)
         plan = await self._fill(conn, call, [app], AssignmentMode.REPLACEMENT, meta, now)
-        return outcome, plan
+        return await self._after(conn, outcome, plan), plan
 
     async def declare(
         self,
@@ -195,7 +195,7 @@ class Assignments:
         if not conflict or not outcome.events:
             return outcome, Plan((), ())
         plan = await self._fill(conn, call, [app], AssignmentMode.REPLACEMENT, meta, now)
-        return outcome, plan
+        return await self._after(conn, outcome, plan), plan
 
     async def flag_overdue(
         self, conn: Connection, application_id: str, meta: Metadata, now: datetime
@@ -235,6 +235,14 @@ class Assignments:
             )
             await self.execute(conn, pick.application_id, command, meta)
         return plan
+
+    async def _after(self, conn: Connection, outcome: Outcome[Panel], plan: Plan) -> Outcome[Panel]:
+        """The panel after a command and the replacement it caused, with all their events."""
+        if not plan.picks:
+            return outcome
+        loaded = await self.load(outcome.state.application_id, conn)
+        added = loaded.history[len(loaded.history) - len(plan.picks) :]
+        return Outcome(loaded.state, loaded.version, [*outcome.events, *added])
 
     async def _application(
         self, conn: Connection, application_id: str

@@ -394,7 +394,9 @@ def plan_assignment(
     shortfalls: list[Shortfall] = []
     for app in ordered:
         panel = panels.get(app.application_id, Panel())
-        taken = {a.expert_id for a in panel.active} | set(panel.conflicted)
+        # Never again someone who left this application (a conflict, an overdue evaluation,
+        # an operator's decision): only an operator may bring them back, by hand.
+        taken = set(panel.members) | set(panel.conflicted)
         for seat in range(seats[app.application_id]):
             candidates = [
                 e
