@@ -18,12 +18,14 @@ from konkurs_intake.adapters.codec import ApplicationCodec, CallCodec
 from konkurs_intake.demo import CALL_ID, SKETCHES, content
 from konkurs_intake.domain.applications import ApplicationSubmitted, ContactPerson
 from konkurs_intake.domain.calls import CallClosed, CloseReason
+from konkurs_platform.db import migrate_service
 from konkurs_platform.envelope import Actor, Envelope
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.personal.keystore import KeyStore
 from konkurs_platform.personal.sealing import ERASED
 from konkurs_platform.personal.store import SealingEventStore
 from konkurs_platform.settings import Settings
+from konkurs_platform.spec import ServiceSpec
 from konkurs_privacy.adapters.postgres import PrivacyBook
 from konkurs_privacy.app.erasure import Erasures
 from konkurs_privacy.app.retention import RetentionClock
@@ -94,12 +96,35 @@ async def test_the_phone_number_is_in_no_event_envelope_outbox_or_dump_in_clear(
     )
 
 
-async def test_a_role_without_the_key_store_grant_is_refused(settings: Settings) -> None:
-    for service in ("scoring",):
+async def test_a_service_without_the_key_store_grant_cannot_read_personal_fields(
+    settings: Settings,
+) -> None:
+    """Each service reaches the keys only as far as its spec says: none, read, seal, erase."""
+    # A service that asks for no personal data (the analytics feed will be one).
+    outsider = ServiceSpec(
+        # konkurs_ops has no migrations of its own: the schema gets the platform's alone.
+        name="outsider",
+        port=8099,
+        summary="no personal data",
+        migrations="konkurs_ops",
+    )
+    await migrate_service(settings, outsider, schema=f"outsider_{uuid.uuid4().hex[:6]}")
+    refused = {
+        "outsider": ["SELECT data_key FROM keystore.subject_keys"],
+        # read: opens, never makes or destroys a key
+        "readside": [
+            "DELETE FROM keystore.subject_keys",
+            "INSERT INTO keystore.erasures SELECT * FROM keystore.erasures LIMIT 0",
+        ],
+        # seal: makes keys, never destroys one
+        "intake": ["DELETE FROM keystore.subject_keys"],
+    }
+    for service, statements in refused.items():
         conn = await asyncpg.connect(settings.for_service(service).dsn)
         try:
-            with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                await conn.fetch("SELECT data_key FROM keystore.subject_keys")
+            for statement in statements:
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await conn.execute(statement)
         finally:
             await conn.close()
 

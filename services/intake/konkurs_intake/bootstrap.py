@@ -3,8 +3,6 @@ and loads the 2017 programme as demo data."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -52,14 +50,10 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
             idempotency=IdempotencyStore(SCHEMA),
             clock=clock,
         )
-        stop = asyncio.Event()
-        closing = asyncio.create_task(closer.run(stop), name="intake-call-closer")
         try:
-            yield
+            async with closer.running("intake-call-closer"):
+                yield
         finally:
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(closing, timeout=5)
             await pool.close()
 
     app = create_web_app(

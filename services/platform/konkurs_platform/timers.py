@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -182,6 +182,18 @@ class TimerService:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("timers lost PostgreSQL, retrying", extra={"error": repr(exc)})
                 await wait_any(stop, self._wake, 1.0)
+
+    @contextlib.asynccontextmanager
+    async def running(self, name: str) -> AsyncIterator[None]:
+        """Lead or stand by in the background while the block runs (an API's lifespan)."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop), name=name)
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=5)
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self.dsn)

@@ -7,8 +7,6 @@ imported inside `create_app`, only by the process that serves it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -56,14 +54,10 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
         retention = RetentionClock(settings.dsn, pool, erasures, clock)
         app.state.privacy = Privacy(pool=pool, erasures=erasures, clock=clock)
         app.state.retention = retention
-        stop = asyncio.Event()
-        running = asyncio.create_task(retention.run(stop), name="privacy-retention")
         try:
-            yield
+            async with retention.running("privacy-retention"):
+                yield
         finally:
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(running, timeout=5)
             await pool.close()
 
     app = create_web_app(
