@@ -15,12 +15,15 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chaos.servers import PrivateServers
 from konkurs_ops.supervisor import Supervisor
 
 log = logging.getLogger("chaos")
+
+RESTART_ATTEMPTS = 3
 
 KAFKA = "kafka"
 POSTGRES = "postgres"
@@ -77,12 +80,12 @@ class Faults:
             await asyncio.to_thread(self.servers.kill_kafka)
             self.kills[target] += 1
             await asyncio.sleep(self.rng.uniform(*self.downtime))
-            await asyncio.to_thread(self.servers.start_kafka)
+            await _restart(target, self.servers.start_kafka)
         elif target == POSTGRES:
             await asyncio.to_thread(self.servers.kill_postgres)
             self.kills[target] += 1
             await asyncio.sleep(self.rng.uniform(*self.downtime))
-            await asyncio.to_thread(self.servers.start_postgres)
+            await _restart(target, self.servers.start_postgres)
         else:
             child = next(c for c in self.supervisor.children if c.name == target)
             if child.proc is not None and child.proc.poll() is None:
@@ -91,3 +94,17 @@ class Faults:
             else:
                 # Down already (still in its restart backoff): only real kills count.
                 log.info("%s is down already", target)
+
+
+async def _restart(target: str, start: Callable[[], None]) -> None:
+    """Start a killed server again; a start that fails is tried twice more (the machine may
+    be slow to let go of the dead one), and then the run cannot go on: it raises."""
+    for attempt in range(1, RESTART_ATTEMPTS + 1):
+        try:
+            await asyncio.to_thread(start)
+            return
+        except RuntimeError as exc:
+            if attempt == RESTART_ATTEMPTS:
+                raise RuntimeError(f"{target} did not start again: {exc}") from exc
+            log.warning("%s did not start again (attempt %d): %s", target, attempt, exc)
+            await asyncio.sleep(2.0)

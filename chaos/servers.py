@@ -79,7 +79,9 @@ class PrivateServers:
         for victim in victims:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 30
+        # Until they are reaped, not merely dead: a new postmaster takes a zombie's pid in
+        # postmaster.pid for a live server and refuses to start.
+        deadline = time.monotonic() + 60
         while any(_exists(v) for v in victims):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL processes survived SIGKILL: {victims}")
@@ -126,9 +128,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _exists(pid: int) -> bool:
-    """Whether `pid` is still there (and not a zombie left for its parent to reap)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    """Whether `pid` is still in the process table (a zombie too, unless we can reap it)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # ours only if a server was started by this process
+    return Path(f"/proc/{pid}").exists()
