@@ -182,7 +182,8 @@ async def run(
             details.setdefault("freshness", []).append(fresh)
             record(
                 f"freshness at {offered:.0f}/s offered ({fresh['acknowledged']:.0f}/s"
-                f" acknowledged, answers p99 {fresh['answer_p99']:.0f} ms): p50 / p95 / p99"
+                f" acknowledged, answers p99 {fresh['answer_p99']:.0f} ms"
+                f"{', failed ' + str(fresh['errors']) if fresh['errors'] else ''}): p50 / p95 / p99"
                 f" {fresh['p50']:.0f} / {fresh['p95']:.0f} / {fresh['p99']:.0f} ms",
                 fresh["p99"],
                 "ms p99",

@@ -256,6 +256,8 @@ class Services:
             KONKURS_LOG_LEVEL="WARNING",
             # The memory stage sends 100,000 lines of 4.5 KB in one request.
             KONKURS_MAX_BATCH_BODY_BYTES=str(2 << 30),
+            # The load comes from one caller: measured is the system, not its per-caller limit.
+            KONKURS_WRITE_RATE_PER_MINUTE="0",
         )
         self.api: Process | None = None
         self.others = [
@@ -324,13 +326,16 @@ async def single_submissions(url: str, sub: Submitting, seconds: float) -> dict[
     result = await _load(
         url, sub.call_id, sub.token, sub.body, seconds=seconds, concurrency=16, regions=_REGIONS
     )
+    if result["errors"]:
+        # A closed loop within the API's means answers every request: anything else means
+        # the figure would count refusals, not submissions.
+        raise RuntimeError(f"single submissions failed: {result['errors']}")
     lat = result["latencies"]
     return {
         "rate": result["acknowledged"] / result["seconds"],
         "p50": _percentile(lat, 0.5) * 1e3,
         "p95": _percentile(lat, 0.95) * 1e3,
         "p99": _percentile(lat, 0.99) * 1e3,
-        "errors": sum(result["errors"].values()),
     }
 
 
@@ -364,7 +369,7 @@ async def freshness(
         "p50": _percentile(fresh, 0.5) * 1e3,
         "p95": _percentile(fresh, 0.95) * 1e3,
         "p99": _percentile(fresh, 0.99) * 1e3,
-        "errors": sum(paced["errors"].values()),
+        "errors": paced["errors"],  # an overloaded API's timeouts are part of the answer
     }
 
 
