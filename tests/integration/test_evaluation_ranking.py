@@ -17,25 +17,29 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from google.protobuf.json_format import ParseDict
 
-from konkurs.intake.v1 import application_pb2
+from konkurs.intake.v1 import application_pb2, call_pb2
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.domain import Conflict
 from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.settings import Settings
 from konkurs_scoring.adapters.applications import PostgresApplicationBook
-from konkurs_scoring.adapters.assignment import PostgresAssignmentBook
 from konkurs_scoring.adapters.calls import PostgresCallBook
 from konkurs_scoring.adapters.codec_s2 import FINALISED, SUBMITTED
+from konkurs_scoring.adapters.intake_events import terms_of
 from konkurs_scoring.adapters.screening import PostgresScreeningBook
+from konkurs_scoring.app import assignment
+from konkurs_scoring.app.assignment import EvaluationClock
 from konkurs_scoring.app.evaluation import Evaluations, build
 from konkurs_scoring.app.ranking import evaluation_stream, ranking_stream
 from konkurs_scoring.bootstrap import create_app
 from konkurs_scoring.domain.aggregation import CriterionScore
 from konkurs_scoring.domain.applications import KnownApplication
-from konkurs_scoring.domain.assignment import Assignment, Panel
-from konkurs_scoring.domain.calls import CallClosing, CallTerms
+from konkurs_scoring.domain.assignment import AssignExpert, AssignmentMode, DeclareInterest
+from konkurs_scoring.domain.calls import CallClosing
+from konkurs_scoring.domain.experts import ExpertCard
 from konkurs_scoring.domain.ranking import content_hash
 from konkurs_scoring.domain.screening import Screening
 
@@ -58,6 +62,7 @@ METHODOLOGY = {
     "tie_break": ["criterion:strategy"],
 }  # fmt: skip
 EXPERTS = ("exp-1", "exp-2")
+REASON = "The operator's choice for this test's panel."
 META = Metadata(Actor("operator-1", "operator"), correlation_id="test-evaluation")
 
 
@@ -101,43 +106,46 @@ class Call:
 async def open_call(pool: asyncpg.Pool, apps: int, *, ineligible: int = 0) -> Call:
     store = EventStore(pool, SCHEMA, "test-evaluation")
     svc = build(store, pool, lambda: T0 + timedelta(days=10))
+    panels = assignment.build(store)
     call_id = f"call-{uuid.uuid4().hex[:12]}"
     ids = [str(uuid.uuid4()) for _ in range(apps + ineligible)]
+    definition = call_pb2.CallDefinition(
+        quota=6, methodology=ParseDict(METHODOLOGY, call_pb2.Methodology())
+    )
+    definition.closes_at.FromDatetime(T0)
+    terms = terms_of(call_id, 2, definition)
     async with pool.acquire() as conn, conn.transaction():
         calls = PostgresCallBook(SCHEMA)
-        await calls.keep(conn, CallTerms(call_id, 2, T0, 6, METHODOLOGY, b""))
+        await calls.keep(conn, terms)
         await calls.close(conn, CallClosing(call_id, T0))
         for n, application_id in enumerate(ids):
-            await PostgresApplicationBook(SCHEMA).keep(
-                conn,
-                KnownApplication(
-                    application_id=application_id,
-                    call_id=call_id,
-                    registration_number=f"KZ-75-2017-{n + 1:04d}",
-                    region_code="KZ-75",
-                    coordinator_bin="000000000000",
-                    participant_bins=(),
-                    content=content(2 + n % 2),
-                    withdrawn=False,
-                    submitted_at=T0 - timedelta(days=30 - n),
-                ),
+            application = KnownApplication(
+                application_id=application_id,
+                call_id=call_id,
+                registration_number=f"KZ-75-2017-{n + 1:04d}",
+                region_code="KZ-75",
+                coordinator_bin="000000000000",
+                participant_bins=(),
+                content=content(2 + n % 2),
+                withdrawn=False,
+                submitted_at=T0 - timedelta(days=30 - n),
             )
+            await PostgresApplicationBook(SCHEMA).keep(conn, application)
             await PostgresScreeningBook(SCHEMA).record(
                 conn, Screening(application_id, call_id, 1, 1, 2, eligible=n < apps)
             )
-            await PostgresAssignmentBook(SCHEMA).record(
-                conn,
-                Panel(
-                    application_id,
-                    call_id,
-                    {
-                        e: Assignment(
-                            e, T0 + timedelta(hours=i), "no_conflict", T0 + timedelta(days=14), True
-                        )
-                        for i, e in enumerate(EXPERTS)
-                    },
-                ),
-            )
+            # The panel through the assignment handler, as an operator would: the
+            # submissions complete these assignments in their own transactions.
+            for i, expert in enumerate(EXPERTS):
+                card = ExpertCard(expert, frozenset(), frozenset(), frozenset(), True)
+                at = T0 + timedelta(hours=i)
+                for command in (
+                    AssignExpert(
+                        application, card, terms.assignment, AssignmentMode.MANUAL, REASON, at
+                    ),
+                    DeclareInterest(application_id, expert, False, "", at),
+                ):
+                    await panels.execute(conn, application_id, command, META)
     return Call(svc, call_id, ids[:apps])
 
 
@@ -227,6 +235,37 @@ async def test_a_reevaluation_publishes_a_new_version_and_keeps_the_first(
     assert [e.application_id for e in first.content.entries] == [a, b]
     assert [e.application_id for e in second.content.entries] == [b, a]
     assert second.content.entries[0].round == 2
+
+
+async def test_a_submitted_evaluation_is_never_flagged_overdue_when_the_due_timer_fires(
+    call: Call, settings: Settings
+) -> None:
+    a, b, _ = call.applications
+    # Both of b's experts submit before the due time: its timer is gone with the last one.
+    await call.submit(b, "exp-1", scores(3, 3))
+    await call.submit(b, "exp-2", scores(3, 3))
+    await call.submit(a, "exp-1", scores(4, 4))
+    store = call.svc.store
+    panels = assignment.build(store)
+    timers = EvaluationClock(settings.dsn, call.svc.pool, panels, lambda: T0 + timedelta(days=20))
+    fired = await timers.fire_due()
+    assert f"assignment-{b}" not in {t.stream_id for t in fired}
+    assert f"assignment-{a}" in {t.stream_id for t in fired}
+    async with call.svc.pool.acquire() as conn:
+        members = (await panels.load(a, conn)).state.members
+        pending = await conn.fetchval(
+            f"SELECT count(*) FROM {SCHEMA}.timers WHERE stream_id = $1 AND done_at IS NULL",
+            f"assignment-{b}",
+        )
+    assert pending == 0
+    assert (members["exp-1"].completed, members["exp-1"].overdue) == (True, False)
+    assert (members["exp-2"].completed, members["exp-2"].overdue) == (False, True)
+    # The late expert may still submit; the one who submitted cannot be reassigned.
+    await call.submit(a, "exp-2", scores(4, 4))
+    with pytest.raises(Conflict) as refused:
+        async with call.svc.pool.acquire() as conn, conn.transaction():
+            await panels.reassign(conn, a, "exp-1", "No evaluation by the due time.", META, T0)
+    assert refused.value.code == "evaluation_submitted"
 
 
 async def test_two_evaluations_finalised_at_once_publish_one_ranking(pool: asyncpg.Pool) -> None:

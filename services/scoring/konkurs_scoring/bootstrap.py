@@ -7,10 +7,6 @@ imported inside `create_app`, only by the process that serves it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import importlib
-import pkgutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -24,11 +20,11 @@ from konkurs_platform.eventstore import EventStore, utcnow
 from konkurs_platform.personal.store import SealingEventStore
 from konkurs_platform.settings import Settings
 from konkurs_platform.worker import create_faust_app
-from konkurs_scoring.adapters.applications import PostgresApplicationBook
 from konkurs_scoring.adapters.assignment import PostgresAssignmentBook
 from konkurs_scoring.adapters.calls import PostgresCallBook
 from konkurs_scoring.adapters.experts import PostgresExpertBook
 from konkurs_scoring.adapters.screening import PostgresScreeningBook
+from konkurs_scoring.app import assignment, evaluation
 from konkurs_scoring.app.assignment import Assignments
 from konkurs_scoring.app.experts import Experts
 from konkurs_scoring.app.screening import Screenings
@@ -48,18 +44,6 @@ def event_store(
     return SealingEventStore(pool, SCHEMA, settings.events_topic(SERVICE), clock)
 
 
-def assignments_of(store: EventStore) -> Assignments:
-    """The assignment handlers over `store`, with scoring's adapters."""
-    return Assignments(
-        store,
-        PostgresCallBook(SCHEMA),
-        PostgresApplicationBook(SCHEMA),
-        PostgresScreeningBook(SCHEMA),
-        PostgresExpertBook(SCHEMA),
-        PostgresAssignmentBook(SCHEMA),
-    )
-
-
 def screenings_of(assignments: Assignments) -> Screenings:
     """The screening handlers over the assignments' store."""
     return Screenings(
@@ -69,7 +53,7 @@ def screenings_of(assignments: Assignments) -> Screenings:
 
 def intake_reaction(store: EventStore) -> intake_events.IntakeCallEvents:
     """What scoring does with intake's events, appending to `store`."""
-    assignments = assignments_of(store)
+    assignments = assignment.build(store)
     return intake_events.IntakeCallEvents(
         PostgresCallBook(SCHEMA),
         assignments.applications,
@@ -93,10 +77,11 @@ def create_worker(settings: Settings) -> faust.App:
 def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> FastAPI:
     """The scoring HTTP API; the pool and the evaluation clock (overdue assignments) start
     with the app and stop with it. `clock` is the time of every command; tests move it."""
-    import konkurs_scoring.api
     from konkurs_platform.idempotency import IdempotencyStore
     from konkurs_platform.service import kafka_check, postgres_check
     from konkurs_platform.web import create_app as create_web_app
+    from konkurs_scoring.api import assignment as assignment_routes
+    from konkurs_scoring.api import calls, evaluations, experts, ranking, results, screening
     from konkurs_scoring.api.deps import Scoring
     from konkurs_scoring.app.assignment import EvaluationClock
 
@@ -104,8 +89,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings, max_size=4)
         store = event_store(pool, settings, clock)
-        assignments = assignments_of(store)
-        screenings = screenings_of(assignments)
+        assignments = assignment.build(store)
         timers = EvaluationClock(settings.dsn, pool, assignments, clock)
         app.state.scoring = Scoring(
             pool=pool,
@@ -117,20 +101,16 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
             assignment_book=PostgresAssignmentBook(SCHEMA),
             experts=Experts(store, PostgresExpertBook(SCHEMA)),
             assignments=assignments,
-            screenings=screenings,
+            screenings=screenings_of(assignments),
             clock_service=timers,
             idempotency=IdempotencyStore(SCHEMA),
             clock=clock,
-            evaluation=_evaluation(store, pool, clock),
+            evaluation=evaluation.build(store, pool, clock),
         )
-        stop = asyncio.Event()
-        running = asyncio.create_task(timers.run(stop), name="scoring-evaluation-clock")
         try:
-            yield
+            async with timers.running("scoring-evaluation-clock"):
+                yield
         finally:
-            stop.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(running, timeout=5)
             await pool.close()
 
     app = create_web_app(
@@ -146,22 +126,6 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
         },
         lifespan=lifespan,
     )
-    # Every module of the API package that defines a router is served: a new group of
-    # routes needs no line here (the evaluations' engineer adds modules of their own).
-    for module in sorted(pkgutil.iter_modules(konkurs_scoring.api.__path__), key=lambda m: m.name):
-        routes = importlib.import_module(f"konkurs_scoring.api.{module.name}")
-        if hasattr(routes, "router"):
-            app.include_router(routes.router)
+    for routes in (calls, experts, screening, assignment_routes, evaluations, ranking, results):
+        app.include_router(routes.router)
     return app
-
-
-def _evaluation(
-    store: EventStore, pool: asyncpg.Pool, clock: Callable[[], datetime]
-) -> object | None:
-    """The evaluations' handlers (`konkurs_scoring.app.evaluation.build`), once it exists."""
-    try:
-        evaluation = importlib.import_module("konkurs_scoring.app.evaluation")
-    except ModuleNotFoundError:
-        return None
-    build = getattr(evaluation, "build", None)
-    return None if build is None else build(store, pool, clock)

@@ -17,23 +17,25 @@ class PostgresAssignmentBook:
         # assignment as the stream says now.
         self._record_sql = f"""
             INSERT INTO {s}.assignments (application_id, expert_id, call_id, assigned_at,
-                                         due_at, declared, active, overdue)
-            SELECT $1, m.expert_id, $2, m.assigned_at, m.due_at, m.declared, m.active, m.overdue
+                                         due_at, declared, active, overdue, completed)
+            SELECT $1, m.expert_id, $2, m.assigned_at, m.due_at, m.declared, m.active, m.overdue,
+                   m.completed
             FROM unnest($3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
-                        $7::bool[], $8::bool[])
-                AS m(expert_id, assigned_at, due_at, declared, active, overdue)
+                        $7::bool[], $8::bool[], $9::bool[])
+                AS m(expert_id, assigned_at, due_at, declared, active, overdue, completed)
             ON CONFLICT (application_id, expert_id) DO UPDATE SET
                 assigned_at = excluded.assigned_at, due_at = excluded.due_at,
                 declared = excluded.declared, active = excluded.active,
-                overdue = excluded.overdue"""
+                overdue = excluded.overdue, completed = excluded.completed"""
         self._of_application_sql = f"""
-            SELECT expert_id, assigned_at, declared, due_at, active, overdue
+            SELECT expert_id, assigned_at, declared, due_at, active, overdue, completed
             FROM {s}.assignments WHERE application_id = $1 ORDER BY expert_id"""
         self._loads_sql = f"""
             SELECT expert_id, count(*) AS n FROM {s}.assignments
             WHERE call_id = $1 AND active GROUP BY expert_id"""
         self._worklist_sql = f"""
-            SELECT x.application_id, x.call_id, x.assigned_at, x.due_at, x.declared, x.overdue
+            SELECT x.application_id, x.call_id, x.assigned_at, x.due_at, x.declared, x.overdue,
+                   x.completed
             FROM {s}.assignments x
             WHERE x.expert_id = $1 AND x.active ORDER BY x.due_at, x.application_id"""
 
@@ -49,6 +51,7 @@ class PostgresAssignmentBook:
             [a.declared for a in members],
             [a.active for a in members],
             [a.overdue for a in members],
+            [a.completed for a in members],
         )
 
     async def of_application(self, conn: Connection, application_id: str) -> list[Assignment]:
@@ -56,7 +59,7 @@ class PostgresAssignmentBook:
         return [
             Assignment(
                 r["expert_id"], r["assigned_at"], r["declared"], r["due_at"], r["active"],
-                r["overdue"],
+                r["overdue"], r["completed"],
             )
             for r in rows
         ]  # fmt: skip

@@ -12,6 +12,7 @@ from konkurs.scoring.v1 import assignment_pb2, experts_pb2, screening_pb2
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import NewEvent
 from konkurs_scoring.domain.assignment import (
+    AssignmentCompleted,
     AssignmentEvent,
     AssignmentMode,
     AssignmentOverdue,
@@ -192,6 +193,7 @@ EXPERT_UNASSIGNED = _type(assignment_pb2.ExpertUnassigned)
 CONFLICT_DECLARED = _type(assignment_pb2.ConflictDeclared)
 NO_CONFLICT_DECLARED = _type(assignment_pb2.NoConflictDeclared)
 ASSIGNMENT_OVERDUE = _type(assignment_pb2.AssignmentOverdue)
+ASSIGNMENT_COMPLETED = _type(assignment_pb2.AssignmentCompleted)
 
 
 class AssignmentCodec:
@@ -242,6 +244,15 @@ class AssignmentCodec:
                         due_at=_ts(event.due_at),
                     )
                 )
+            case AssignmentCompleted():
+                return _new(
+                    assignment_pb2.AssignmentCompleted(
+                        application_id=event.application_id,
+                        expert_id=event.expert_id,
+                        round=event.round,
+                        completed_at=_ts(event.completed_at),
+                    )
+                )
         raise AssertionError(f"unknown event {event!r}")
 
     def decode(self, envelope: Envelope) -> AssignmentEvent:
@@ -270,4 +281,9 @@ class AssignmentCodec:
             case t if t == ASSIGNMENT_OVERDUE:
                 o = assignment_pb2.AssignmentOverdue.FromString(payload)
                 return AssignmentOverdue(o.application_id, o.expert_id, _dt(o.due_at))
+            case t if t == ASSIGNMENT_COMPLETED:
+                done = assignment_pb2.AssignmentCompleted.FromString(payload)
+                return AssignmentCompleted(
+                    done.application_id, done.expert_id, done.round, _dt(done.completed_at)
+                )
         raise ValueError(f"not an assignment event: {envelope.event_type}")

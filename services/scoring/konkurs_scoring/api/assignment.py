@@ -59,6 +59,7 @@ def _panel(state: Panel, version: int) -> dict[str, Any]:
                 "declared": a.declared,
                 "active": a.active,
                 "overdue": a.overdue,
+                "completed": a.completed,
             }
             for a in sorted(state.members.values(), key=lambda a: a.expert_id)
         ],

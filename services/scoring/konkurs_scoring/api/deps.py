@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 from fastapi import Request
@@ -17,6 +16,7 @@ from konkurs_scoring.adapters.experts import PostgresExpertBook
 from konkurs_scoring.adapters.screening import PostgresScreeningBook
 from konkurs_scoring.app.assignment import Assignments, EvaluationClock
 from konkurs_scoring.app.calls import CallBook
+from konkurs_scoring.app.evaluation import Evaluations
 from konkurs_scoring.app.experts import Experts
 from konkurs_scoring.app.ports import ApplicationBook
 from konkurs_scoring.app.screening import Screenings
@@ -37,8 +37,7 @@ class Scoring:
     clock_service: EvaluationClock
     idempotency: IdempotencyStore
     clock: Callable[[], datetime]
-    # What `konkurs_scoring.app.evaluation.build` returns (the evaluations' handlers).
-    evaluation: Any = None
+    evaluation: Evaluations
 
 
 # Async, though it awaits nothing: FastAPI runs a plain `def` dependency in a thread pool.

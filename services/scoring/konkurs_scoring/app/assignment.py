@@ -21,7 +21,12 @@ from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.handler import CommandHandler, Loaded, Outcome
 from konkurs_platform.timers import Cancel, DueTimer, Schedule, TimerChange, TimerService
+from konkurs_scoring.adapters.applications import PostgresApplicationBook
+from konkurs_scoring.adapters.assignment import PostgresAssignmentBook
+from konkurs_scoring.adapters.calls import PostgresCallBook
 from konkurs_scoring.adapters.codec_s1 import AssignmentCodec
+from konkurs_scoring.adapters.experts import PostgresExpertBook
+from konkurs_scoring.adapters.screening import PostgresScreeningBook
 from konkurs_scoring.app.calls import CallBook
 from konkurs_scoring.app.ports import ApplicationBook, AssignmentBook, ExpertBook, ScreeningBook
 from konkurs_scoring.domain.applications import KnownApplication
@@ -30,6 +35,7 @@ from konkurs_scoring.domain.assignment import (
     AssignmentCommand,
     AssignmentEvent,
     AssignmentMode,
+    CompleteAssignment,
     DeclareInterest,
     FlagOverdue,
     Panel,
@@ -56,8 +62,9 @@ def assignment_stream(application_id: str) -> str:
 def assignment_timers(
     stream_id: str, events: Sequence[AssignmentEvent], state: Panel
 ) -> list[TimerChange]:
-    """The panel's next due time, or no timer when nothing is pending."""
-    pending = [a.due_at for a in state.active if not a.overdue]
+    """The panel's next due time, or no timer when nothing is pending: an expert whose
+    evaluation is in (`completed`) or already flagged owes nothing more."""
+    pending = [a.due_at for a in state.active if not a.overdue and not a.completed]
     return [Schedule(EVALUATION_DUE, min(pending))] if pending else [Cancel(EVALUATION_DUE)]
 
 
@@ -170,6 +177,8 @@ class Assignments:
         member = panel.members.get(expert_id)
         if member is None or not member.active:
             raise Conflict("not_assigned", f"{expert_id} is not assigned.")
+        if member.completed:
+            raise Conflict("evaluation_submitted", f"{expert_id} has submitted the evaluation.")
         if not member.overdue:
             raise Conflict("not_overdue", f"The evaluation of {expert_id} is not overdue.")
         command = UnassignExpert(application_id, expert_id, UnassignmentCause.OVERDUE, reason, now)
@@ -201,7 +210,27 @@ class Assignments:
         self, conn: Connection, application_id: str, meta: Metadata, now: datetime
     ) -> Outcome[Panel]:
         """The panel's due timer fired."""
+        await self._lock_call_of(conn, application_id)
         return await self.execute(conn, application_id, FlagOverdue(application_id, now), meta)
+
+    async def complete(
+        self,
+        conn: Connection,
+        application_id: str,
+        expert_id: str,
+        round: int,
+        meta: Metadata,
+        now: datetime,
+    ) -> Outcome[Panel]:
+        """The expert submitted their evaluation: their assignment is done, and the panel's
+        due timer moves on to whoever still owes one (or goes). Called by the evaluation
+        handler in the submission's transaction, so a submitted evaluation is never flagged
+        overdue, not even by a timer firing just then (it waits for this transaction's lock
+        on the call, and then finds the assignment completed)."""
+        await self._lock_call_of(conn, application_id)
+        return await self.execute(
+            conn, application_id, CompleteAssignment(application_id, expert_id, round, now), meta
+        )
 
     def release(self, application_id: str, reason: str, now: datetime) -> ReleasePanel:
         """The command that unassigns the whole panel of an application that is out."""
@@ -244,6 +273,15 @@ class Assignments:
         added = loaded.history[len(loaded.history) - len(plan.picks) :]
         return Outcome(loaded.state, loaded.version, [*outcome.events, *added])
 
+    async def _lock_call_of(self, conn: Connection, application_id: str) -> None:
+        # The timer and a submission both append to the panel's stream; without the lock
+        # the second to append would fail on the stream's version, and a submission would
+        # be refused (409) for a timer's firing the expert never saw. Under it, the second
+        # loads the panel after the first committed.
+        app = await self.applications.get(conn, application_id)
+        if app is not None:
+            await self.applications.lock_call(conn, app.call_id)
+
     async def _application(
         self, conn: Connection, application_id: str
     ) -> tuple[KnownApplication, KnownCall]:
@@ -262,6 +300,19 @@ class Assignments:
         if call.closed_at is None:
             raise Conflict("call_open", f"Call {call_id} has not closed: nothing to assign yet.")
         return call
+
+
+def build(store: EventStore) -> Assignments:
+    """The assignment handlers over `store` and scoring's PostgreSQL books in its schema."""
+    schema = store.schema
+    return Assignments(
+        store,
+        PostgresCallBook(schema),
+        PostgresApplicationBook(schema),
+        PostgresScreeningBook(schema),
+        PostgresExpertBook(schema),
+        PostgresAssignmentBook(schema),
+    )
 
 
 class EvaluationClock(TimerService):

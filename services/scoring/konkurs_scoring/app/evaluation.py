@@ -21,11 +21,13 @@ from konkurs_scoring.adapters.calls import PostgresCallBook
 from konkurs_scoring.adapters.codec_s2 import FINALISED, EvaluationCodec, measures_of
 from konkurs_scoring.adapters.ranking import PostgresRankingLock
 from konkurs_scoring.adapters.screening import PostgresScreeningBook
+from konkurs_scoring.app import assignment
 from konkurs_scoring.app.calls import CallBook
 from konkurs_scoring.app.ports_s2 import (
     ApplicationFacts,
     Applications,
     Assignments,
+    Panels,
     RankingLock,
     Screening,
 )
@@ -40,6 +42,7 @@ from konkurs_scoring.domain.evaluation import (
     Evaluation,
     EvaluationCommand,
     EvaluationEvent,
+    EvaluationSubmitted,
     NameRapporteur,
     PanelMember,
     RecordConsensus,
@@ -66,6 +69,7 @@ class Evaluations:
     calls: CallBook
     applications: Applications
     assignments: Assignments
+    panels: Panels
     screening: Screening
     lock: RankingLock
     clock: Callable[[], datetime]
@@ -146,6 +150,20 @@ class Evaluations:
             conn=conn,
             expected_version=expected_version,
         )
+        for event in outcome.events:
+            # The panel learns of the submission in this transaction, so the evaluation's
+            # due timer can never flag it overdue afterwards (a reaction to our own event
+            # would leave a window in which it could).
+            submitted = self.handler.codec.decode(event)
+            if isinstance(submitted, EvaluationSubmitted):
+                await self.panels.complete(
+                    conn,
+                    application.application_id,
+                    submitted.expert_id,
+                    submitted.round,
+                    meta,
+                    submitted.submitted_at,
+                )
         if any(e.event_type == FINALISED for e in outcome.events):
             await self.rankings.publish_if_complete(conn, application.call_id, meta, self.clock())
         return outcome
@@ -235,6 +253,7 @@ def build(store: EventStore, pool: asyncpg.Pool, clock: Callable[[], datetime]) 
         calls=PostgresCallBook(schema),
         applications=PostgresApplicationBook(schema),
         assignments=PostgresAssignmentBook(schema),
+        panels=assignment.build(store),
         screening=PostgresScreeningBook(schema),
         lock=PostgresRankingLock(schema),
         clock=clock,

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from konkurs_platform.db import Connection
+from konkurs_platform.eventstore import Metadata
 from konkurs_scoring.domain.evaluation import Declared
 
 
@@ -63,6 +64,22 @@ class Assignments(Protocol):
         self, conn: Connection, application_id: str
     ) -> Sequence[AssignmentFacts]:
         """Every assignment the application had, active or not."""
+
+
+class Panels(Protocol):
+    """The assignment handlers (`app.assignment.Assignments`), told of each submission."""
+
+    async def complete(
+        self,
+        conn: Connection,
+        application_id: str,
+        expert_id: str,
+        round: int,
+        meta: Metadata,
+        now: datetime,
+    ) -> object:
+        """Record on `conn`, in the submission's transaction, that the expert's evaluation is
+        in: their assignment is done and never becomes overdue."""
 
 
 class Screening(Protocol):

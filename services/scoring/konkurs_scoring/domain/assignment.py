@@ -58,6 +58,8 @@ class Assignment:
     due_at: datetime
     active: bool
     overdue: bool = False
+    # The expert submitted their evaluation: nothing is due from them any more.
+    completed: bool = False
 
 
 def hard_rule_breaches(
@@ -125,7 +127,24 @@ class FlagOverdue:
     now: datetime
 
 
-AssignmentCommand = AssignExpert | UnassignExpert | DeclareInterest | ReleasePanel | FlagOverdue
+@dataclass(frozen=True)
+class CompleteAssignment:
+    """The expert submitted their evaluation (`round`), in the same transaction."""
+
+    application_id: str
+    expert_id: str
+    round: int
+    now: datetime
+
+
+AssignmentCommand = (
+    AssignExpert
+    | UnassignExpert
+    | DeclareInterest
+    | ReleasePanel
+    | FlagOverdue
+    | CompleteAssignment
+)
 
 
 # Events -------------------------------------------------------------------------------------
@@ -170,8 +189,23 @@ class AssignmentOverdue:
     due_at: datetime
 
 
+@dataclass(frozen=True)
+class AssignmentCompleted:
+    """The expert's evaluation is in: the assignment is never overdue from now on."""
+
+    application_id: str
+    expert_id: str
+    round: int
+    completed_at: datetime
+
+
 AssignmentEvent = (
-    ExpertAssigned | ExpertUnassigned | ConflictDeclared | NoConflictDeclared | AssignmentOverdue
+    ExpertAssigned
+    | ExpertUnassigned
+    | ConflictDeclared
+    | NoConflictDeclared
+    | AssignmentOverdue
+    | AssignmentCompleted
 )
 
 
@@ -240,7 +274,20 @@ def decide(command: AssignmentCommand, state: Panel) -> Sequence[AssignmentEvent
             return [
                 AssignmentOverdue(command.application_id, a.expert_id, a.due_at)
                 for a in state.active
-                if not a.overdue and a.due_at <= command.now
+                if not a.overdue and not a.completed and a.due_at <= command.now
+            ]
+        case CompleteAssignment():
+            member = state.members.get(command.expert_id)
+            if member is None or not member.active:
+                # The evaluation accepted the submission from the panel's rows in this very
+                # transaction, so an expert off the panel here is a bug, not a user's error.
+                raise Conflict("not_assigned", f"{command.expert_id} is not assigned.")
+            if member.completed:
+                return []  # a later round's submission: the assignment is done already
+            return [
+                AssignmentCompleted(
+                    command.application_id, command.expert_id, command.round, command.now
+                )
             ]
     raise AssertionError(f"unknown command {command!r}")
 
@@ -335,6 +382,8 @@ def evolve(state: Panel, event: AssignmentEvent) -> Panel:
             members[event.expert_id] = replace(members[event.expert_id], declared="no_conflict")
         case AssignmentOverdue():
             members[event.expert_id] = replace(members[event.expert_id], overdue=True)
+        case AssignmentCompleted():
+            members[event.expert_id] = replace(members[event.expert_id], completed=True)
         case _:
             raise AssertionError(f"unknown event {event!r}")
     return replace(state, members=members)
