@@ -18,7 +18,7 @@ from konkurs_platform.db import check_schema_name, create_pool
 from konkurs_platform.service import kafka_check, postgres_check
 from konkurs_platform.settings import Settings
 from konkurs_platform.web import create_app as create_web_app
-from konkurs_readside.api import applications, audit, calls
+from konkurs_readside.api import applications, audit, calls, scoring
 from konkurs_readside.positions import (
     end_offsets,
     event_partitions,
@@ -130,5 +130,6 @@ def create_app(settings: Settings, *, schema: str = SCHEMA) -> FastAPI:
     app.state.schema = schema
     app.include_router(calls.router)
     app.include_router(applications.router)
+    app.include_router(scoring.router)
     app.include_router(audit.router)
     return app

@@ -26,6 +26,7 @@ from konkurs_platform.problems import (
     Problem,
     problem_responses,
 )
+from konkurs_readside.api.exports import Chunks, csv_value
 from konkurs_readside.api.parameters import (
     MAX_REPEATS,
     Cursor,
@@ -386,14 +387,6 @@ async def _export_rows(
             yield chunk
 
 
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, list):
-        return ";".join(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
 @router.get(
     "/v1/exports/applications.csv",
     responses=problem_responses(401, 403),
@@ -415,7 +408,7 @@ async def export_csv(
         writer = csv.writer(buffer)
         writer.writerow(names)
         async for chunk in _export_rows(request, scope, f, names):
-            writer.writerows([[_csv_value(v) for v in row.values()] for row in chunk])
+            writer.writerows([[csv_value(v) for v in row.values()] for row in chunk])
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
@@ -426,34 +419,6 @@ async def export_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="applications.csv"'},
     )
-
-
-class _Chunks:
-    """A write-only file for ParquetWriter whose bytes are taken out as they are written."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-        self._position = 0
-        self.closed = False
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        self._position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._position
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        out = b"".join(self._parts)
-        self._parts.clear()
-        return out
 
 
 @router.get(
@@ -475,7 +440,7 @@ async def export_parquet(
     schema = pa.schema(fields)
 
     async def body() -> AsyncIterator[bytes]:
-        sink = _Chunks()
+        sink = Chunks()
         with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema) as writer:
             async for chunk in _export_rows(request, scope, f, names):
                 columns = {n: [row[n] for row in chunk] for n in names}

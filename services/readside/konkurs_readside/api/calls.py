@@ -34,7 +34,8 @@ def _schema(request: Request) -> str:
     return schema
 
 
-async def _require_call(conn: Any, schema: str, call_id: str) -> None:
+async def require_call(conn: Any, schema: str, call_id: str) -> None:
+    """A 404 problem unless the call is in the read model."""
     if not await conn.fetchval(f"SELECT true FROM {schema}.calls WHERE call_id = $1", call_id):
         raise Problem(NOT_FOUND, f"No call {call_id} in the read model (yet).")
 
@@ -79,7 +80,7 @@ async def call_summary(
     """
     s = _schema(request)
     async with request.app.state.pool.acquire() as conn:
-        await _require_call(conn, s, call_id)
+        await require_call(conn, s, call_id)
         rows = await conn.fetch(
             f"SELECT region_code, status, count(*) AS n FROM {s}.applications "
             "WHERE call_id = $1 GROUP BY region_code, status ORDER BY region_code, status",
@@ -121,7 +122,7 @@ async def registration_journal(
     w.add("call_id = {0}", call_id)
     scope.restrict(w)
     async with request.app.state.pool.acquire() as conn:
-        await _require_call(conn, s, call_id)
+        await require_call(conn, s, call_id)
         rows = await conn.fetch(
             f"SELECT * FROM {s}.registration_journal WHERE {w.sql()} "
             "ORDER BY occurred_at, registration_number, stream_version",

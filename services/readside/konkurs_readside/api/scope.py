@@ -8,6 +8,10 @@
   e-mail; the subjects of the people who acted).
 - operator, auditor, admin: everything.
 - any other role: 403.
+
+Scoring's read models (`scoring_scope`) name people of another kind: the experts, and the
+operators who override a screening. Only operators, auditors and admins see who they are;
+analysts see the rest of every row, applicants the rest of their own applications' rows.
 """
 
 from __future__ import annotations
@@ -84,3 +88,14 @@ def scope_of(request: Request, principal: Principal) -> Scope:
             request, principal, f"role {principal.role.value} may not read applications"
         )
     return Scope(principal, pii=principal.role is not Role.ANALYST)
+
+
+# Who may see the people behind scoring's read models: experts' names and ids, and the
+# subjects of the actors.
+STAFF = (Role.OPERATOR, Role.AUDITOR, Role.ADMIN)
+
+
+def scoring_scope(principal: Principal) -> Scope:
+    """The scope over scoring's read models of a caller the route's `require` let in: the
+    row condition of its role, and `pii` when experts and actors may be named to it."""
+    return Scope(principal, pii=principal.role in STAFF)

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
-from konkurs_readside.projections import applications, calls
+from konkurs_readside.projections import (
+    applications,
+    assignments,
+    calls,
+    evaluations,
+    rankings,
+    screening,
+)
 
 ApplyBatch = Callable[[Connection, str, Sequence[Envelope]], Awaitable[None]]
 
@@ -42,5 +49,14 @@ PROJECTIONS: dict[str, Projection] = {
         Projection(
             "applications", applications.EVENT_TYPES, applications.TABLES, applications.apply_batch
         ),
+        # Scoring's (issue 8).
+        Projection("screening", screening.EVENT_TYPES, screening.TABLES, screening.apply_batch),
+        Projection(
+            "assignments", assignments.EVENT_TYPES, assignments.TABLES, assignments.apply_batch
+        ),
+        Projection(
+            "evaluations", evaluations.EVENT_TYPES, evaluations.TABLES, evaluations.apply_batch
+        ),
+        Projection("rankings", rankings.EVENT_TYPES, rankings.TABLES, rankings.apply_batch),
     )
 }
