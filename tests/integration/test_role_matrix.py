@@ -91,6 +91,48 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("readside", "GET /v1/exports/applications.parquet"): _READ_MODEL_READERS,
     ("readside", "GET /v1/audit/streams/{stream_id}"): frozenset({Role.AUDITOR}),
     ("readside", "GET /v1/audit/verify"): frozenset({Role.AUDITOR}),
+    # Scoring's read models: staff see all, analysts without people, applicants their own
+    # screening and ranking entries, the commission the ranking; never experts.
+    ("readside", "GET /v1/calls/{call_id}/screening"): frozenset(
+        {Role.OPERATOR, Role.ADMIN, Role.AUDITOR, Role.ANALYST, Role.APPLICANT}
+    ),
+    ("readside", "GET /v1/calls/{call_id}/assignments"): frozenset(
+        {Role.OPERATOR, Role.ADMIN, Role.AUDITOR, Role.ANALYST}
+    ),
+    ("readside", "GET /v1/calls/{call_id}/progress"): frozenset(
+        {Role.OPERATOR, Role.ADMIN, Role.AUDITOR, Role.ANALYST}
+    ),
+    ("readside", "GET /v1/calls/{call_id}/ranking"): frozenset(
+        {
+            Role.OPERATOR,
+            Role.ADMIN,
+            Role.AUDITOR,
+            Role.ANALYST,
+            Role.COMMISSION_SECRETARY,
+            Role.COMMISSION_MEMBER,
+            Role.APPLICANT,
+        }
+    ),
+    ("readside", "GET /v1/exports/ranking.csv"): frozenset(
+        {
+            Role.OPERATOR,
+            Role.ADMIN,
+            Role.AUDITOR,
+            Role.ANALYST,
+            Role.COMMISSION_SECRETARY,
+            Role.COMMISSION_MEMBER,
+        }
+    ),
+    ("readside", "GET /v1/exports/ranking.parquet"): frozenset(
+        {
+            Role.OPERATOR,
+            Role.ADMIN,
+            Role.AUDITOR,
+            Role.ANALYST,
+            Role.COMMISSION_SECRETARY,
+            Role.COMMISSION_MEMBER,
+        }
+    ),
 }
 
 # A well-formed value for each path parameter the services declare; a new parameter needs
