@@ -169,7 +169,10 @@ class ScoringStory:
         )
 
     def assign(
-        self, app: str, short: str, mode: int = assignment_pb2.ASSIGNMENT_MODE_AUTOMATIC
+        self,
+        app: str,
+        short: str,
+        mode: assignment_pb2.AssignmentMode.ValueType = assignment_pb2.ASSIGNMENT_MODE_AUTOMATIC,
     ) -> None:
         at = self.at()
         self.emit(
@@ -454,7 +457,10 @@ async def test_scoring_events_project_into_screening_assignments_progress_and_ra
             (r["application_id"], r["expert_id"].rsplit("-", 1)[1]): r
             for r in await conn.fetch(f"SELECT * FROM {schema}.assignments")
         }
-        names = dict(await conn.fetch(f"SELECT expert_id, name FROM {schema}.experts"))
+        names = {
+            r["expert_id"]: r["name"]
+            for r in await conn.fetch(f"SELECT expert_id, name FROM {schema}.experts")
+        }
         evaluations = {
             r["application_id"]: r for r in await conn.fetch(f"SELECT * FROM {schema}.evaluations")
         }
@@ -524,7 +530,8 @@ async def test_a_redelivery_of_every_scoring_event_changes_nothing(
 ) -> None:
     world, schema, story = await told(settings, pool)
     before = await snapshot(pool, schema)
-    # The relay publishes at least once: all of scoring's events once more, in order.
+    # The relay publishes at least once: all of scoring's events once more, in order, seen
+    # in later batches ...
     await publish(world, story.scoring_events)
     async with projecting(projector(world, pool, schema, max_records=9)):
         await wait_projected(world, pool, schema)
@@ -533,6 +540,13 @@ async def test_a_redelivery_of_every_scoring_event_changes_nothing(
         audited = await conn.fetchval(f"SELECT count(*) FROM {schema}.audit_log")
     # The audit log records each event once however often it was published.
     assert audited == len(story.events.published)
+
+    # ... and in the very batch of the originals, where no stored row guards them yet.
+    again, fresh = await new_world(settings, pool)
+    await publish(again, story.events.published + story.scoring_events[::2])
+    async with projecting(projector(again, pool, fresh, max_records=5000)):
+        await wait_projected(again, pool, fresh)
+    assert await snapshot(pool, fresh) == before
 
 
 async def test_an_erased_expert_shows_erased_live_and_after_a_rebuild_equal_to_live(
