@@ -229,6 +229,15 @@ class ScoringStory:
             ),
             self.expert(expert_id),
         )
+        if round_ == 1:
+            # In the submission's transaction; a later round's finds the assignment done.
+            self.emit(
+                f"assignment-{app}",
+                assignment_pb2.AssignmentCompleted(
+                    application_id=app, expert_id=expert_id, round=1, completed_at=ts(self.clock)
+                ),
+                self.expert(expert_id),
+            )
 
     def finalise(self, app: str, overall: int, round_: int = 1) -> None:
         self.emit(
@@ -501,6 +510,10 @@ async def test_scoring_events_project_into_screening_assignments_progress_and_ra
     assert conflict["conflict_nature"] == "I advised the coordinator in 2016."
     assert assignments[(a2, "d")]["mode"] == "replacement"
     assert assignments[(a3, "d")]["overdue"] and assignments[(a3, "d")]["declaration"] == "none"
+    completed = sorted(k for k, r in assignments.items() if r["completed_at"] is not None)
+    assert completed == sorted(
+        [(a1, "a"), (a1, "b"), (a1, "c"), (a2, "a"), (a2, "b"), (a2, "d"), (a3, "b")]
+    )
     assert sum(r["current"] for r in assignments.values()) == 9
 
     assert (evaluations[a1]["round"], evaluations[a1]["final"]) == (2, True)

@@ -91,6 +91,12 @@ async def test_operators_see_rules_overrides_and_the_experts_by_name(world: Worl
     assert conflicted["conflict_nature"] == "I advised the coordinator in 2016."
     assert (conflicted["current"], conflicted["unassignment_cause"]) == (False, "conflict")
     assert (panels[a3]["declared"], panels[a3]["overdue"]) == (2, 1)
+    # a drafts, b submitted, d is overdue: only b's assignment is complete.
+    assert [x["completed_at"] is not None for x in panels[a3]["assignments"]] == [
+        False,
+        True,
+        False,
+    ]
     assert a1 in panels and a4 not in panels
 
 

@@ -151,6 +151,7 @@ def _assignment(row: Any, scope: Scope) -> dict[str, Any]:
         "overdue": row["overdue"],
         "unassignment_cause": row["unassignment_cause"],
         "unassigned_at": _iso(row["unassigned_at"]),
+        "completed_at": _iso(row["completed_at"]),
     }
     if scope.pii:
         # An expert assigned before the registry reached the read model has no name yet.

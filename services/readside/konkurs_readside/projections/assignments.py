@@ -1,6 +1,6 @@
 """The `assignments` read models: the expert registry (for the experts' names) and every
-expert's assignment to an application, with its declaration of interest and whether it is
-overdue.
+expert's assignment to an application, with its declaration of interest, whether it is
+overdue and when the expert's submission completed it.
 
 An expert's name is personal data, sealed in the events per expert
 (`konkurs_platform.personal`, subject `expert-<id>/profile`). The batch opens it with the key
@@ -35,6 +35,7 @@ EXPERT_UNASSIGNED = assignment_pb2.ExpertUnassigned.DESCRIPTOR.full_name
 CONFLICT_DECLARED = assignment_pb2.ConflictDeclared.DESCRIPTOR.full_name
 NO_CONFLICT_DECLARED = assignment_pb2.NoConflictDeclared.DESCRIPTOR.full_name
 ASSIGNMENT_OVERDUE = assignment_pb2.AssignmentOverdue.DESCRIPTOR.full_name
+ASSIGNMENT_COMPLETED = assignment_pb2.AssignmentCompleted.DESCRIPTOR.full_name
 SUBJECT_ERASED = privacy_pb2.SubjectErased.DESCRIPTOR.full_name
 
 _EXPERT_MESSAGES: dict[str, Any] = {
@@ -48,6 +49,7 @@ _ASSIGNMENT_MESSAGES: dict[str, Any] = {
     CONFLICT_DECLARED: assignment_pb2.ConflictDeclared,
     NO_CONFLICT_DECLARED: assignment_pb2.NoConflictDeclared,
     ASSIGNMENT_OVERDUE: assignment_pb2.AssignmentOverdue,
+    ASSIGNMENT_COMPLETED: assignment_pb2.AssignmentCompleted,
 }
 EVENT_TYPES = frozenset({*_EXPERT_MESSAGES, *_ASSIGNMENT_MESSAGES, SUBJECT_ERASED})
 TABLES = ("experts", "assignments")
@@ -82,6 +84,7 @@ ASSIGNMENTS = Table(
         "unassignment_cause",
         "unassignment_reason",
         "unassigned_at",
+        "completed_at",
         "last_changed_at",
         "stream_version",
         "last_event_id",
@@ -151,6 +154,7 @@ def _fold_assignment(fold: Fold, e: Envelope, msg: Any) -> None:
                 "unassignment_cause": None,
                 "unassignment_reason": None,
                 "unassigned_at": None,
+                "completed_at": None,
                 "last_changed_at": at,
             },
             e,
@@ -172,6 +176,8 @@ def _fold_assignment(fold: Fold, e: Envelope, msg: Any) -> None:
         row.update(declaration=CONFLICT, conflict_nature=msg.nature, declared_at=at)
     elif isinstance(msg, assignment_pb2.NoConflictDeclared):
         row.update(declaration=NO_CONFLICT, declared_at=at)
+    elif isinstance(msg, assignment_pb2.AssignmentCompleted):
+        row.update(completed_at=msg.completed_at.ToDatetime(tzinfo=UTC))
     else:
         row.update(overdue=True)
     fold.put(row, e)
