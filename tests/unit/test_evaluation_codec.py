@@ -123,7 +123,8 @@ def test_the_methodology_is_read_with_issue_8_defaults() -> None:
     assert rules.tie_break == ("registration",)
     assert rules.call_version == 4
     stated = rules_of({"aggregation": "AGGREGATION_MEDIAN", "min_comment_chars": 80,
-                       "scale_step": 1, "tie_break": ["criterion:strategy"]}, 1)  # fmt: skip
+                       "scale_step": "SCALE_STEP_WHOLE_POINT",
+                       "tie_break": ["criterion:strategy"]}, 1)  # fmt: skip
     assert (stated.aggregation, stated.min_comment_chars, stated.step_half_points) == (
         Aggregation.MEDIAN, 80, 2,
     )  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from konkurs_scoring.demo_evaluations import scores_of
+from konkurs_scoring.demo_evaluations import diverging, scores_of
 from konkurs_scoring.domain.aggregation import (
     CriterionKind,
     CriterionRule,
@@ -33,12 +33,18 @@ def test_demo_scores_are_valid_submissions_and_the_same_on_every_load() -> None:
             assert given == scores_of(RULES, application_id, expert_id)
 
 
-def test_some_demo_panels_diverge_and_most_do_not() -> None:
-    diverging = 0
-    for application_id in APPLICATIONS:
-        panel = [scores_of(RULES, application_id, e) for e in EXPERTS]
-        diverging += any(
-            diverges([p[n].half_points for p in panel], RULES.divergence_threshold)
-            for n in range(len(RULES.criteria))
-        )
-    assert 0 < diverging < len(APPLICATIONS) // 2
+def test_the_diverging_panels_diverge_and_the_others_do_not() -> None:
+    diverged = []
+    for n, application_id in enumerate(APPLICATIONS[:19]):
+        stances = ("agreeing", "agreeing", "far_off") if diverging(n) else ("own",) * 3
+        panel = [
+            scores_of(RULES, application_id, e, s) for e, s in zip(EXPERTS, stances, strict=True)
+        ]
+        for scores in panel:
+            assert check_scores(RULES, scores, complete=True, pointer="/scores") == []
+        if any(
+            diverges([p[c].half_points for p in panel], RULES.divergence_threshold)
+            for c in range(len(RULES.criteria))
+        ):
+            diverged.append(n)
+    assert diverged == [2, 8, 14]

@@ -12,13 +12,16 @@ demo gives the same ranking.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from konkurs_platform.db import create_pool
 from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.settings import Settings
 from konkurs_scoring.app.evaluation import Evaluations, build
+from konkurs_scoring.app.ports_s2 import AssignmentFacts
 from konkurs_scoring.domain.aggregation import (
     Aggregation,
     CriterionRule,
@@ -40,11 +43,11 @@ _COMMENTS = (
 )
 
 
-class _Clock:
+class DemoClock:
     """2017 time that moves a minute per command, so the history reads in order."""
 
-    def __init__(self) -> None:
-        self.now = STARTS_AT
+    def __init__(self, starts_at: datetime) -> None:
+        self.now = starts_at
 
     def __call__(self) -> datetime:
         self.now += timedelta(minutes=1)
@@ -55,18 +58,32 @@ def _draw(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("/".join(parts).encode()).digest()[:4], "big")
 
 
+# How an expert's score on the first criterion relates to the panel's: their own reading,
+# the application's quality exactly (the others of a diverging panel), or the far end of the
+# scale from it (the one expert of a diverging panel who reads the application otherwise).
+Stance = Literal["own", "agreeing", "far_off"]
+
+
+def diverging(n: int) -> bool:
+    """Whether the `n`-th eligible application's panel diverges: every sixth, from the
+    third (three of the 2017 demo's nineteen)."""
+    return n % 6 == 2
+
+
 def scores_of(
-    rules: ScoringRules, application_id: str, expert_id: str
+    rules: ScoringRules, application_id: str, expert_id: str, stance: Stance = "own"
 ) -> tuple[CriterionScore, ...]:
     """An expert's illustrative scores: the application's quality plus a little of the
-    expert's own judgement; about one panel in five has an expert far off on one criterion."""
+    expert's own judgement. On a 0-5 scale with a 2-point limit, a far-off score is more
+    than 2 points from the agreeing ones, so the panel needs a consensus."""
     quality = 4 + _draw(application_id) % 6  # 2 to 4.5 points, in half points
-    off = _draw(application_id, "divergent") % 5 == 0 and _draw(application_id, expert_id) % 3 == 0
     result: list[CriterionScore] = []
     for n, criterion in enumerate(rules.expert_criteria):
         half_points = quality + _draw(application_id, expert_id, criterion.id) % 3 - 1
-        if off and n == 0:
-            half_points -= 5
+        if n == 0 and stance == "agreeing":
+            half_points = quality
+        elif n == 0 and stance == "far_off":
+            half_points = 2 * criterion.scale_min if quality >= 5 else 2 * criterion.scale_max
         half_points = _clamp(criterion, half_points)
         comment = _COMMENTS[0 if half_points >= 7 else 1 if half_points >= 5 else 2]
         result.append(CriterionScore(criterion.id, half_points, comment))
@@ -95,7 +112,14 @@ def consensus_of(rules: ScoringRules, state: Evaluation) -> tuple[CriterionScore
     return tuple(agreed)
 
 
-async def _evaluate(svc: Evaluations, application_id: str) -> None:
+def _stance(n: int, panel: Sequence[AssignmentFacts], expert_id: str) -> Stance:
+    """The last assigned expert of a diverging panel is the one far off."""
+    if not diverging(n):
+        return "own"
+    return "far_off" if expert_id == panel[-1].expert_id else "agreeing"
+
+
+async def _evaluate(svc: Evaluations, n: int, application_id: str) -> None:
     async with svc.pool.acquire() as conn:
         application = await svc.application(conn, application_id)
         rules = await svc.rankings.rules(conn, application.call_id)
@@ -113,7 +137,9 @@ async def _evaluate(svc: Evaluations, application_id: str) -> None:
                 conn,
                 application_id,
                 member.expert_id,
-                scores_of(rules, application_id, member.expert_id),
+                scores_of(
+                    rules, application_id, member.expert_id, _stance(n, panel, member.expert_id)
+                ),
                 meta,
             )
         state = outcome.state
@@ -135,12 +161,12 @@ async def load(settings: Settings) -> None:
     """Evaluate the 2017 call's eligible applications; the ranking follows by itself."""
     pool = await create_pool(settings, max_size=2)
     try:
-        clock = _Clock()
+        clock = DemoClock(STARTS_AT)
         store = EventStore(pool, SCHEMA, settings.events_topic("scoring"), clock)
         svc = build(store, pool, clock)
         async with pool.acquire() as conn:
             eligible = await svc.screening.eligible(conn, CALL_ID)
-        for application_id in eligible:
-            await _evaluate(svc, application_id)
+        for n, application_id in enumerate(eligible):
+            await _evaluate(svc, n, application_id)
     finally:
         await pool.close()

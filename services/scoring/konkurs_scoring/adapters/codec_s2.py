@@ -391,8 +391,8 @@ def rules_of(methodology: Mapping[str, Any], call_version: int) -> ScoringRules:
         for c in methodology.get("criteria", ())
     )
     aggregation = str(methodology.get("aggregation", "mean")).lower()
-    # The scale step in points (0.5 by default); stored as a count of half points.
-    step = Fraction(str(methodology.get("scale_step", "0.5")))
+    # Intake's ScaleStep by name: whole points, or half points (also when unset).
+    whole = methodology.get("scale_step") == "SCALE_STEP_WHOLE_POINT"
     return ScoringRules(
         criteria=criteria,
         overall_threshold_percent=int(methodology.get("overall_threshold_percent", 0)),
@@ -400,7 +400,7 @@ def rules_of(methodology: Mapping[str, Any], call_version: int) -> ScoringRules:
         divergence_threshold=int(methodology.get("divergence_threshold", 0)),
         aggregation=Aggregation.MEDIAN if "median" in aggregation else Aggregation.MEAN,
         min_comment_chars=int(methodology.get("min_comment_chars", 0)) or 30,
-        step_half_points=max(int(step * 2), 1),
+        step_half_points=2 if whole else 1,
         tie_break=tuple(methodology.get("tie_break", ())) or (REGISTRATION,),
         experts_per_application=int(methodology.get("experts_per_application", 0)) or 3,
         call_version=call_version,
