@@ -1,4 +1,4 @@
-"""Golden bytes: stored serializations of one envelope and of each intake event.
+"""Golden bytes: stored serializations of one envelope and of each intake and scoring event.
 
 Events are the legal record and are kept forever, so bytes written once must still decode,
 to the same values, with the classes generated from today's schemas. Each file under
@@ -36,6 +36,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from konkurs.envelope.v1 import envelope_pb2
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs.privacy.v1 import events_pb2 as privacy_pb2
+from konkurs.scoring.v1 import assignment_pb2 as scoring_assignment_pb2
+from konkurs.scoring.v1 import evaluation_pb2 as scoring_evaluation_pb2
+from konkurs.scoring.v1 import experts_pb2 as scoring_experts_pb2
+from konkurs.scoring.v1 import ranking_pb2 as scoring_ranking_pb2
+from konkurs.scoring.v1 import screening_pb2 as scoring_screening_pb2
 from konkurs.types.v1 import types_pb2
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
@@ -440,6 +445,317 @@ def subject_erased_by_retention() -> privacy_pb2.SubjectErased:
     )
 
 
+def call_announced_with_scoring_terms() -> events_pb2.CallAnnounced:
+    """The 2017 call with every term the scoring methodology gained for issue 8."""
+    event = call_announced()
+    methodology = event.call.methodology
+    methodology.scale_step = call_pb2.SCALE_STEP_WHOLE_POINT
+    methodology.min_comment_chars = 200
+    methodology.aggregation = call_pb2.AGGREGATION_MEDIAN
+    methodology.blind_applicants = True
+    methodology.exclude_same_region_experts = True
+    methodology.evaluation_days = 21
+    methodology.tie_break.extend(["criterion:strategy", "criterion:cooperation", "registration"])
+    return event
+
+
+# Scoring's events: the 2017 call's application above, evaluated by illustrative experts.
+EXPERT_ID = "expert-2017-07"
+SCORING_CALL_ID = "kz-clusters-2017"
+
+
+def strategy_scores() -> list[scoring_evaluation_pb2.CriterionScore]:
+    return [
+        scoring_evaluation_pb2.CriterionScore(
+            criterion_id="strategy",
+            half_points=7,
+            comment="Рынки сбыта названы, но план не говорит, кто финансирует каждый шаг.",
+        ),
+        scoring_evaluation_pb2.CriterionScore(
+            criterion_id="cooperation",
+            half_points=8,
+            comment="Университет и акимат ведут два совместных проекта с участниками.",
+        ),
+    ]
+
+
+def exact(numerator: int, denominator: int) -> scoring_evaluation_pb2.ExactScore:
+    return scoring_evaluation_pb2.ExactScore(numerator=numerator, denominator=denominator)
+
+
+def eligibility_assessed() -> scoring_screening_pb2.EligibilityAssessed:
+    return scoring_screening_pb2.EligibilityAssessed(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        application_version=2,
+        call_version=1,
+        eligible=True,
+        results=[
+            scoring_screening_pb2.RuleResult(
+                rule="region", passed=True, required="KZ-11, KZ-63, KZ-75", found="KZ-63"
+            ),
+            scoring_screening_pb2.RuleResult(
+                rule="min_sme_share_percent", passed=True, required="50", found="57"
+            ),
+        ],
+    )
+
+
+def eligibility_overridden() -> scoring_screening_pb2.EligibilityOverridden:
+    return scoring_screening_pb2.EligibilityOverridden(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        eligible=True,
+        justification="The charter was filed on time on paper; the operator scanned it late.",
+        overrides_version=1,
+    )
+
+
+def expert_profile() -> scoring_experts_pb2.ExpertProfile:
+    return scoring_experts_pb2.ExpertProfile(
+        name="Эксперт 07 (вымышленный)",
+        affiliation_bins=["020640066304"],
+        region_codes=["KZ-63", "KZ-75"],
+        oked_sections=["B", "C"],
+        languages=["ru", "kk"],
+    )
+
+
+def expert_registered() -> scoring_experts_pb2.ExpertRegistered:
+    return scoring_experts_pb2.ExpertRegistered(expert_id=EXPERT_ID, profile=expert_profile())
+
+
+def expert_updated() -> scoring_experts_pb2.ExpertUpdated:
+    profile = expert_profile()
+    profile.languages.append("en")
+    return scoring_experts_pb2.ExpertUpdated(expert_id=EXPERT_ID, profile=profile)
+
+
+def expert_deactivated() -> scoring_experts_pb2.ExpertDeactivated:
+    return scoring_experts_pb2.ExpertDeactivated(
+        expert_id=EXPERT_ID, reason="Joined the staff of a participant in 2018."
+    )
+
+
+def expert_assigned() -> scoring_assignment_pb2.ExpertAssigned:
+    return scoring_assignment_pb2.ExpertAssigned(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        expert_id=EXPERT_ID,
+        mode=scoring_assignment_pb2.ASSIGNMENT_MODE_AUTOMATIC,
+        reason="automatic: least loaded (2 in the call), sector C matches",
+        due_at=at("2017-06-30T10:00:00+06:00"),
+        assigned_at=at("2017-06-16T10:00:00+06:00"),
+    )
+
+
+def expert_unassigned() -> scoring_assignment_pb2.ExpertUnassigned:
+    return scoring_assignment_pb2.ExpertUnassigned(
+        application_id=APPLICATION_ID,
+        expert_id=EXPERT_ID,
+        cause=scoring_assignment_pb2.UNASSIGNMENT_CAUSE_CONFLICT,
+        reason="Until 2016 I advised the cluster's coordinator on its export strategy.",
+    )
+
+
+def conflict_declared() -> scoring_assignment_pb2.ConflictDeclared:
+    return scoring_assignment_pb2.ConflictDeclared(
+        application_id=APPLICATION_ID,
+        expert_id=EXPERT_ID,
+        nature="Until 2016 I advised the cluster's coordinator on its export strategy.",
+    )
+
+
+def no_conflict_declared() -> scoring_assignment_pb2.NoConflictDeclared:
+    return scoring_assignment_pb2.NoConflictDeclared(
+        application_id=APPLICATION_ID, expert_id=EXPERT_ID
+    )
+
+
+def assignment_overdue() -> scoring_assignment_pb2.AssignmentOverdue:
+    return scoring_assignment_pb2.AssignmentOverdue(
+        application_id=APPLICATION_ID,
+        expert_id=EXPERT_ID,
+        due_at=at("2017-06-30T10:00:00+06:00"),
+    )
+
+
+def assignment_completed() -> scoring_assignment_pb2.AssignmentCompleted:
+    return scoring_assignment_pb2.AssignmentCompleted(
+        application_id=APPLICATION_ID,
+        expert_id=EXPERT_ID,
+        round=1,
+        completed_at=at("2017-06-28T16:20:05+06:00"),
+    )
+
+
+def evaluation_draft_saved() -> scoring_evaluation_pb2.EvaluationDraftSaved:
+    return scoring_evaluation_pb2.EvaluationDraftSaved(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        round=1,
+        expert_id=EXPERT_ID,
+        scores=strategy_scores(),
+        saved_at=at("2017-06-27T19:02:41+06:00"),
+    )
+
+
+def evaluation_submitted() -> scoring_evaluation_pb2.EvaluationSubmitted:
+    return scoring_evaluation_pb2.EvaluationSubmitted(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        round=1,
+        expert_id=EXPERT_ID,
+        scores=strategy_scores(),
+        submitted_at=at("2017-06-28T16:20:05+06:00"),
+    )
+
+
+def automatic_scores_computed() -> scoring_evaluation_pb2.AutomaticScoresComputed:
+    return scoring_evaluation_pb2.AutomaticScoresComputed(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        round=1,
+        scores=[
+            scoring_evaluation_pb2.AutomaticScore(
+                criterion_id="critical-mass", measure="participant_count", measured=7, score=1
+            )
+        ],
+        computed_at=at("2017-07-03T11:04:00+06:00"),
+    )
+
+
+def consensus_required() -> scoring_evaluation_pb2.ConsensusRequired:
+    return scoring_evaluation_pb2.ConsensusRequired(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        round=1,
+        divergences=[
+            scoring_evaluation_pb2.Divergence(
+                criterion_id="strategy", lowest_half_points=2, highest_half_points=9
+            )
+        ],
+        required_at=at("2017-07-03T11:04:00+06:00"),
+    )
+
+
+def rapporteur_named() -> scoring_evaluation_pb2.RapporteurNamed:
+    return scoring_evaluation_pb2.RapporteurNamed(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        round=1,
+        expert_id=EXPERT_ID,
+        by_rule=True,
+        named_at=at("2017-07-03T11:04:00+06:00"),
+    )
+
+
+def consensus_recorded() -> scoring_evaluation_pb2.ConsensusRecorded:
+    return scoring_evaluation_pb2.ConsensusRecorded(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        round=1,
+        expert_id=EXPERT_ID,
+        scores=strategy_scores(),
+        justification="The panel met on 5 July 2017 and agreed on the strategy's market figures.",
+        recorded_at=at("2017-07-05T15:30:00+06:00"),
+    )
+
+
+def evaluation_finalised() -> scoring_evaluation_pb2.EvaluationFinalised:
+    return scoring_evaluation_pb2.EvaluationFinalised(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        round=1,
+        scores=[
+            scoring_evaluation_pb2.FinalScore(
+                criterion_id="critical-mass",
+                score=exact(1, 1),
+                basis=scoring_evaluation_pb2.SCORE_BASIS_AUTOMATIC,
+            ),
+            scoring_evaluation_pb2.FinalScore(
+                criterion_id="strategy",
+                score=exact(7, 2),
+                basis=scoring_evaluation_pb2.SCORE_BASIS_CONSENSUS,
+            ),
+            scoring_evaluation_pb2.FinalScore(
+                criterion_id="cooperation",
+                score=exact(23, 6),
+                basis=scoring_evaluation_pb2.SCORE_BASIS_EXPERTS,
+            ),
+        ],
+        overall=exact(1379, 20),
+        fundable=True,
+        expert_ids=["expert-2017-02", EXPERT_ID, "expert-2017-11"],
+        call_version=1,
+        finalised_at=at("2017-07-05T15:30:00+06:00"),
+    )
+
+
+def evaluation_finalised_failing() -> scoring_evaluation_pb2.EvaluationFinalised:
+    """Scored and listed, but failing a criterion's threshold: not fundable."""
+    event = evaluation_finalised()
+    event.scores[2].score.CopyFrom(exact(5, 2))
+    event.overall.CopyFrom(exact(1179, 20))
+    event.failed_thresholds.append("cooperation")
+    event.fundable = False
+    return event
+
+
+def evaluation_reopened() -> scoring_evaluation_pb2.EvaluationReopened:
+    return scoring_evaluation_pb2.EvaluationReopened(
+        application_id=APPLICATION_ID,
+        call_id=SCORING_CALL_ID,
+        round=2,
+        reason="The commission upheld the applicant's appeal on the cooperation score.",
+        appeal_id="appeal-2017-03",
+        reopened_at=at("2017-08-21T09:00:00+06:00"),
+    )
+
+
+def ranking_published() -> scoring_ranking_pb2.RankingPublished:
+    return scoring_ranking_pb2.RankingPublished(
+        call_id=SCORING_CALL_ID,
+        ranking_version=1,
+        call_version=1,
+        tie_break=["criterion:strategy", "registration"],
+        entries=[
+            scoring_ranking_pb2.RankingEntry(
+                rank=1,
+                application_id=APPLICATION_ID,
+                registration_number="KZ-63-2017-0003",
+                round=1,
+                scores=[
+                    scoring_ranking_pb2.RankedScore(criterion_id="strategy", score=exact(7, 2))
+                ],
+                overall=exact(1379, 20),
+                fundable=True,
+                event_ids=["3f6c1a9e-0d2b-4e7f-8a5c-6b1d2e3f4a50"],
+                decided_by="",
+            ),
+            scoring_ranking_pb2.RankingEntry(
+                rank=2,
+                application_id="7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                registration_number="KZ-75-2017-0001",
+                round=1,
+                scores=[
+                    scoring_ranking_pb2.RankedScore(criterion_id="strategy", score=exact(4, 1))
+                ],
+                overall=exact(1179, 20),
+                fundable=False,
+                failed_thresholds=["cooperation"],
+                event_ids=[
+                    "0a4e2c6b-8d1f-4b3a-9e5c-7f2d4b6a8c10",
+                    "5e7a9c1b-3d5f-4a7e-8b9c-1d3f5a7b9c20",
+                ],
+                decided_by="fundable",
+            ),
+        ],
+        content_hash="9c1b7e4d2a6f8e0c3b5d7a9f1e2c4b6d8a0f3e5c7b9d1a2c4e6f8b0d2a4c6e8f",
+        published_at=at("2017-07-05T15:30:00+06:00"),
+    )
+
+
 # File stem -> the message stored in tests/golden/<stem>.binpb. Frozen: see the docstring.
 CASES: dict[str, Callable[[], Message]] = {
     "konkurs.envelope.v1.Envelope": envelope_of_submission,
@@ -454,6 +770,28 @@ CASES: dict[str, Callable[[], Message]] = {
     "konkurs.intake.v1.ApplicationWithdrawn": application_withdrawn,
     "konkurs.intake.v1.DocumentAttached": document_attached,
     "konkurs.privacy.v1.SubjectErased": subject_erased_by_retention,
+    "konkurs.intake.v1.CallAnnounced.scoring": call_announced_with_scoring_terms,
+    "konkurs.scoring.v1.EligibilityAssessed": eligibility_assessed,
+    "konkurs.scoring.v1.EligibilityOverridden": eligibility_overridden,
+    "konkurs.scoring.v1.ExpertRegistered": expert_registered,
+    "konkurs.scoring.v1.ExpertUpdated": expert_updated,
+    "konkurs.scoring.v1.ExpertDeactivated": expert_deactivated,
+    "konkurs.scoring.v1.ExpertAssigned": expert_assigned,
+    "konkurs.scoring.v1.ExpertUnassigned": expert_unassigned,
+    "konkurs.scoring.v1.ConflictDeclared": conflict_declared,
+    "konkurs.scoring.v1.NoConflictDeclared": no_conflict_declared,
+    "konkurs.scoring.v1.AssignmentOverdue": assignment_overdue,
+    "konkurs.scoring.v1.AssignmentCompleted": assignment_completed,
+    "konkurs.scoring.v1.EvaluationDraftSaved": evaluation_draft_saved,
+    "konkurs.scoring.v1.EvaluationSubmitted": evaluation_submitted,
+    "konkurs.scoring.v1.AutomaticScoresComputed": automatic_scores_computed,
+    "konkurs.scoring.v1.ConsensusRequired": consensus_required,
+    "konkurs.scoring.v1.RapporteurNamed": rapporteur_named,
+    "konkurs.scoring.v1.ConsensusRecorded": consensus_recorded,
+    "konkurs.scoring.v1.EvaluationFinalised": evaluation_finalised,
+    "konkurs.scoring.v1.EvaluationFinalised.below_threshold": evaluation_finalised_failing,
+    "konkurs.scoring.v1.EvaluationReopened": evaluation_reopened,
+    "konkurs.scoring.v1.RankingPublished": ranking_published,
 }
 
 
@@ -492,6 +830,32 @@ def test_every_intake_event_has_a_golden_case() -> None:
     case_types = {type(build()).DESCRIPTOR.full_name for build in CASES.values()}
     events = {message.full_name for message in events_pb2.DESCRIPTOR.message_types_by_name.values()}
     assert events <= case_types
+
+
+SCORING_FILES = (
+    scoring_assignment_pb2,
+    scoring_evaluation_pb2,
+    scoring_experts_pb2,
+    scoring_ranking_pb2,
+    scoring_screening_pb2,
+)
+
+
+def test_every_scoring_event_has_a_golden_case() -> None:
+    """Scoring's events are the messages of its package that no other message holds."""
+    messages = {
+        m.full_name: m
+        for module in SCORING_FILES
+        for m in module.DESCRIPTOR.message_types_by_name.values()
+    }
+    held = {
+        f.message_type.full_name
+        for m in messages.values()
+        for f in m.fields
+        if f.message_type is not None
+    }
+    case_types = {type(build()).DESCRIPTOR.full_name for build in CASES.values()}
+    assert set(messages) - held <= case_types
 
 
 def test_golden_cases_set_every_field_of_the_konkurs_schemas() -> None:
