@@ -28,6 +28,7 @@ from readside_support import (
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
 from konkurs_readside.bootstrap import create_app
+from konkurs_readside.projections import PROJECTIONS
 
 pytestmark = pytest.mark.integration
 
@@ -210,7 +211,8 @@ async def test_readyz_and_metrics_show_the_lag_of_every_projection(world: World)
     ready = await world.http.get("/readyz")
     assert ready.status_code == 200, ready.text
     projections = ready.json()["projections"]
-    assert set(projections) == {"calls", "applications", "audit"}
+    assert set(projections) == {*PROJECTIONS, "audit"}
+    assert {"calls", "applications", "screening", "rankings"} <= set(projections)
     assert all(p["lag"] == 0 for p in projections.values())
     metrics = await world.http.get("/metrics")
     assert 'konkurs_projection_lag_events{projection="applications"' in metrics.text
