@@ -6,7 +6,9 @@ fails the test by name (a new route must come with a decision about who may call
 so does an entry that names no operation any more. "Allowed" means the caller got past
 authentication and the role check (any answer but 401 or 403: a 404 for an id that does
 not exist, a 422 for the missing body); scope checks within a role (an applicant's own
-organisation) are tested with each service.
+organisation, an expert's own profile, worklist and assigned applications) are tested with
+each service: here such a role is allowed, and the path values are its own (the expert's id is
+the expert token's subject) or unknown (an application: 404 to every reader).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _SUBMITTERS = frozenset({Role.APPLICANT, Role.REGIONAL_OPERATOR})
 _APPLICATION_READERS = frozenset(
     {Role.APPLICANT, Role.REGIONAL_OPERATOR, Role.OPERATOR, Role.ADMIN, Role.AUDITOR}
 )
+# Scoring's staff: those who follow the screening, the registry and the assignments.
+_SCORING_READERS = frozenset({Role.OPERATOR, Role.ADMIN, Role.AUDITOR})
 _READ_MODEL_READERS = frozenset(
     {
         Role.APPLICANT,
@@ -72,6 +76,65 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("scoring", "GET /readyz"): PUBLIC,
     ("scoring", "GET /v1/calls/{call_id}/methodology"): frozenset(
         {Role.OPERATOR, Role.EXPERT, Role.AUDITOR, Role.ADMIN, Role.ANALYST}
+    ),
+    # The registry: operators keep it; an expert reads their own profile and worklist only.
+    ("scoring", "POST /v1/experts"): _OPERATORS,
+    ("scoring", "GET /v1/experts"): _SCORING_READERS,
+    ("scoring", "GET /v1/experts/{expert_id}"): _SCORING_READERS | {Role.EXPERT},
+    ("scoring", "PUT /v1/experts/{expert_id}"): _OPERATORS,
+    ("scoring", "POST /v1/experts/{expert_id}:deactivate"): _OPERATORS,
+    ("scoring", "GET /v1/experts/{expert_id}/worklist"): _SCORING_READERS | {Role.EXPERT},
+    # Screening and assignment: operators decide, auditors follow.
+    ("scoring", "GET /v1/calls/{call_id}/screening"): _SCORING_READERS,
+    ("scoring", "GET /v1/applications/{application_id}/screening"): _SCORING_READERS,
+    ("scoring", "POST /v1/applications/{application_id}/screening:override"): _OPERATORS,
+    ("scoring", "POST /v1/calls/{call_id}/assignments:auto"): _OPERATORS,
+    ("scoring", "GET /v1/applications/{application_id}/assignments"): _SCORING_READERS,
+    ("scoring", "POST /v1/applications/{application_id}/assignments"): _OPERATORS,
+    ("scoring", "POST /v1/applications/{application_id}/assignments/{expert_id}:unassign"): (
+        _OPERATORS
+    ),
+    ("scoring", "POST /v1/applications/{application_id}/assignments/{expert_id}:reassign"): (
+        _OPERATORS
+    ),
+    # An assigned expert declares, then reads the content (until then 403).
+    ("scoring", "POST /v1/applications/{application_id}/declaration"): frozenset({Role.EXPERT}),
+    ("scoring", "GET /v1/applications/{application_id}/content"): (
+        _SCORING_READERS | {Role.EXPERT}
+    ),
+    # Evaluations: the panel's experts score; operators name the rapporteur and reopen.
+    ("scoring", "GET /v1/applications/{application_id}/evaluation"): (
+        _SCORING_READERS | {Role.EXPERT}
+    ),
+    ("scoring", "PUT /v1/applications/{application_id}/evaluation/draft"): frozenset({Role.EXPERT}),
+    ("scoring", "POST /v1/applications/{application_id}/evaluation:submit"): frozenset(
+        {Role.EXPERT}
+    ),
+    ("scoring", "POST /v1/applications/{application_id}/evaluation/consensus"): frozenset(
+        {Role.EXPERT}
+    ),
+    ("scoring", "PUT /v1/applications/{application_id}/evaluation/rapporteur"): _OPERATORS,
+    ("scoring", "POST /v1/applications/{application_id}/evaluation:reopen"): _OPERATORS,
+    # The applicant's own scores once ranked (no expert names).
+    ("scoring", "GET /v1/applications/{application_id}/results"): frozenset(
+        {Role.APPLICANT, Role.OPERATOR, Role.ADMIN}
+    ),
+    # The ranking for those who decide on it; consensus status for staff; the experts'
+    # leniency for operators and analysts (an analysis view, no decision reads it).
+    ("scoring", "GET /v1/calls/{call_id}/ranking"): frozenset(
+        {
+            Role.OPERATOR,
+            Role.ADMIN,
+            Role.AUDITOR,
+            Role.ANALYST,
+            Role.COMMISSION_SECRETARY,
+            Role.COMMISSION_MEMBER,
+        }
+    ),
+    ("scoring", "POST /v1/calls/{call_id}/ranking:publish"): _OPERATORS,
+    ("scoring", "GET /v1/calls/{call_id}/consensus"): _SCORING_READERS,
+    ("scoring", "GET /v1/calls/{call_id}/normalisation"): frozenset(
+        {Role.OPERATOR, Role.ADMIN, Role.ANALYST}
     ),
     ("privacy", "GET /healthz"): PUBLIC,
     ("privacy", "GET /readyz"): PUBLIC,
@@ -143,6 +206,8 @@ PATH_VALUES = {
     "revision": "1",
     "sha256": "a" * 64,
     "stream_id": "call-kz-clusters-2017",
+    # The expert token's subject below: an expert may read their own profile and worklist.
+    "expert_id": "matrix-expert",
 }
 
 # The scope claims a token of each role needs.

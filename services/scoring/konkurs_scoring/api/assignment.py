@@ -258,15 +258,16 @@ async def application_content(
     BINs when the call's methodology says so (blind). Operators read it whole."""
     async with service.pool.acquire() as conn:
         app = await service.applications.get(conn, application_id)
-        call = None if app is None else await service.calls.find(conn, app.call_id)
+        # An unknown application is 404 to every reader, as its evaluation is.
+        if app is None:
+            raise Problem(NOT_FOUND, f"Scoring knows no application {application_id}.")
+        call = await service.calls.find(conn, app.call_id)
         if principal.role is Role.EXPERT:
             panel = (await service.assignments.load(application_id, conn)).state
             try:
                 check_may_read_content(panel, principal.subject)
             except DomainError as exc:
                 raise forbidden(request, principal, exc.detail) from exc
-    if app is None:
-        raise Problem(NOT_FOUND, f"Scoring knows no application {application_id}.")
     blind = (
         principal.role is Role.EXPERT
         and call is not None
