@@ -368,7 +368,16 @@ class Load:
         elif lost:
             # The lost attempt may have taken effect, and the retry then finds the stream
             # moved on (412 on If-Match) or the state changed (409). The event store will tell.
-            command.outcome, command.detail = Outcome.UNCERTAIN, answer.text[:300]
+            command.outcome, command.detail = Outcome.UNCERTAIN, _problem(answer)
         else:
-            command.outcome, command.detail = Outcome.REFUSED, answer.text[:300]
+            command.outcome, command.detail = Outcome.REFUSED, _problem(answer)
         return command
+
+
+def _problem(answer: httpx.Response) -> str:
+    """The problem type and detail of a refusal, or the start of its body."""
+    try:
+        problem = answer.json()
+        return f"{problem['type']}: {problem.get('detail', '')}"[:300]
+    except (ValueError, KeyError, TypeError):
+        return answer.text[:300]

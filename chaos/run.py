@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 
 from chaos import invariants
 from chaos.faults import Faults
-from chaos.load import GIVE_UP_AFTER, REQUEST_TIMEOUT, Load
+from chaos.load import GIVE_UP_AFTER, REQUEST_TIMEOUT, Load, Outcome
 from chaos.servers import PrivateServers
 from konkurs_ops.processes import free_port, service_env, wait_ready
 from konkurs_ops.supervisor import RestartPolicy, Supervisor, processes_of
@@ -57,6 +57,9 @@ class Summary:
     kills: Counter[str] = field(default_factory=Counter)
     restarts: Counter[str] = field(default_factory=Counter)
     commands: Counter[str] = field(default_factory=Counter)
+    # The commands not acknowledged, by kind, outcome, status and problem: not violations
+    # (the checks hold them to at most once), but a reader wants to know why.
+    refusals: Counter[str] = field(default_factory=Counter)
     verdict: invariants.Verdict = field(default_factory=invariants.Verdict)
     # Conditions of quiet that were not reached (a process that never came back, a backlog
     # that never drained): each is a violation too.
@@ -88,6 +91,7 @@ class Summary:
             f"commands acknowledged: {acked} ("
             + ", ".join(f"{k} {n}" for k, n in sorted(self.commands.items()))
             + ")",
+            *(f"  not acknowledged: {n} x {k}" for k, n in self.refusals.most_common(8)),
             f"events stored: {stored}; records on the wire: {wire}; "
             f"raw duplicates on the wire (same event id): {raw}",
             "checked: "
@@ -176,6 +180,8 @@ async def run(options: Options) -> Summary:
         summary.kills, summary.timeline = faults.kills, faults.timeline
         for c in load.commands:
             summary.commands[f"{c.kind} {c.outcome}"] += 1
+            if c.outcome is not Outcome.ACKED:
+                summary.refusals[f"{c.kind} {c.outcome} {c.status} {c.detail}"] += 1
 
         if not summary.stuck:
             await _quiet(summary, supervisor, s, readiness)
