@@ -120,13 +120,18 @@ async def test_the_2017_evaluation_is_loaded_once_and_publishes_the_ranking(
     assert types["ConsensusRequired"] == types["ConsensusRecorded"] == 3
     assert types["RankingPublished"] == 1
     assert "AssignmentOverdue" not in types
-    # The demo's commands recorded as history, in the summer of 2017; the screening is the
-    # worker's reaction to intake's events, recorded when it ran.
+    # The demo's commands recorded as history, in the summer of 2017; the screening, the
+    # worker's reaction to intake's imported events, is history too, dated by its cause.
     history = [e for e in events if not e["actor_subject"].startswith("system:")]
-    assert all(e["imported"] for e in history)
+    caused = [e for e in events if e["actor_subject"].startswith("system:")]
+    assert caused and all(e["imported"] for e in events)
     assert all(
         datetime(2017, 6, 1, tzinfo=UTC) <= e["occurred_at"] < datetime(2017, 10, 1, tzinfo=UTC)
         for e in history
+    )
+    assert all(
+        datetime(2017, 4, 1, tzinfo=UTC) <= e["occurred_at"] < datetime(2017, 7, 1, tzinfo=UTC)
+        for e in caused
     )
     assert types["EligibilityAssessed"] == demo.APPLICATIONS
 

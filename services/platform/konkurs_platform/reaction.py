@@ -43,6 +43,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -131,11 +132,17 @@ class CommandReaction(Generic[C, S, E]):
             actor=self.actor,
             correlation_id=source.correlation_id,
             causation_id=str(source.event_id),
+            # What a historical (imported) event causes is history too: it happened when its
+            # cause did, not when a worker got round to it.
+            imported=source.imported,
         )
         # The event ids depend on the source event, this reaction and the target stream,
         # never on the attempt: a retried reaction makes the same ids (see 2. above).
         codec = _DerivedIds(
-            self.handler.codec, source.event_id, f"{self.consumer}/{caused.stream_id}"
+            self.handler.codec,
+            source.event_id,
+            f"{self.consumer}/{caused.stream_id}",
+            occurred_at=source.occurred_at if source.imported else None,
         )
         # The same store, decider and timers: a caused command schedules as any other does.
         handler = self.handler.with_codec(codec)
@@ -149,16 +156,26 @@ class _DerivedIds(Generic[E]):
     the n-th encoded event is the n-th event of the reaction.
     """
 
-    def __init__(self, codec: EventCodec[E], cause: uuid.UUID, key: str) -> None:
+    def __init__(
+        self,
+        codec: EventCodec[E],
+        cause: uuid.UUID,
+        key: str,
+        *,
+        occurred_at: datetime | None = None,
+    ) -> None:
         self._codec = codec
         self._cause = cause
         self._key = key
+        self._occurred_at = occurred_at
         self._count = 0
 
     def encode(self, event: E) -> NewEvent:
+        encoded = self._codec.encode(event)
         new = replace(
-            self._codec.encode(event),
+            encoded,
             event_id=derive_event_id(self._cause, self._key, self._count),
+            occurred_at=self._occurred_at or encoded.occurred_at,
         )
         self._count += 1
         return new
