@@ -1,4 +1,5 @@
-"""Golden bytes: stored serializations of one envelope and of each intake and scoring event.
+"""Golden bytes: stored serializations of one envelope and of each intake, scoring and
+commission event.
 
 Events are the legal record and are kept forever, so bytes written once must still decode,
 to the same values, with the classes generated from today's schemas. Each file under
@@ -33,6 +34,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from konkurs.commission.v1 import events_pb2 as commission_pb2
 from konkurs.envelope.v1 import envelope_pb2
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs.privacy.v1 import events_pb2 as privacy_pb2
@@ -756,6 +758,16 @@ def ranking_published() -> scoring_ranking_pb2.RankingPublished:
     )
 
 
+def reevaluation_requested() -> commission_pb2.ReevaluationRequested:
+    return commission_pb2.ReevaluationRequested(
+        call_id=SCORING_CALL_ID,
+        application_id=APPLICATION_ID,
+        appeal_id="appeal-2017-03",
+        reason="Appeal upheld: the experts did not read annex 3, the partners' letters of intent.",
+        decided_at=at("2017-08-18T15:00:00+06:00"),
+    )
+
+
 # File stem -> the message stored in tests/golden/<stem>.binpb. Frozen: see the docstring.
 CASES: dict[str, Callable[[], Message]] = {
     "konkurs.envelope.v1.Envelope": envelope_of_submission,
@@ -792,6 +804,7 @@ CASES: dict[str, Callable[[], Message]] = {
     "konkurs.scoring.v1.EvaluationFinalised.below_threshold": evaluation_finalised_failing,
     "konkurs.scoring.v1.EvaluationReopened": evaluation_reopened,
     "konkurs.scoring.v1.RankingPublished": ranking_published,
+    "konkurs.commission.v1.ReevaluationRequested": reevaluation_requested,
 }
 
 
@@ -829,6 +842,12 @@ def test_every_golden_file_belongs_to_a_case() -> None:
 def test_every_intake_event_has_a_golden_case() -> None:
     case_types = {type(build()).DESCRIPTOR.full_name for build in CASES.values()}
     events = {message.full_name for message in events_pb2.DESCRIPTOR.message_types_by_name.values()}
+    assert events <= case_types
+
+
+def test_every_commission_event_has_a_golden_case() -> None:
+    case_types = {type(build()).DESCRIPTOR.full_name for build in CASES.values()}
+    events = {m.full_name for m in commission_pb2.DESCRIPTOR.message_types_by_name.values()}
     assert events <= case_types
 
 
