@@ -11,7 +11,7 @@ PROTOS := $(shell find schemas -name '*.proto' 2>/dev/null)
 SCHEMA_PY := $(shell find schemas -name '*.py' 2>/dev/null)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv proto lint audit fmt test test-unit run stop clean logs status bench
+.PHONY: help venv proto lint audit fmt test test-unit run stop clean logs status bench bench-scale
 
 help:
 	@echo "make run    bring Kafka, PostgreSQL and every service up, load the 2017 programme"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint   ruff, mypy --strict, buf lint and buf breaking, the dependency audit"
 	@echo "make proto  generate the protobuf code into $(GEN)"
 	@echo "make bench  measure throughput and freshness beside raw baselines"
+	@echo "make bench-scale  how cost grows (SCALE_ARGS=\"--applications 100000\"; 1,000,000 by default)"
 
 venv: $(STAMP)
 
@@ -77,6 +78,9 @@ logs:
 
 bench: proto $(VENV)/.bench-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-scale: proto $(VENV)/.bench-installed
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

@@ -74,7 +74,7 @@ def cmd_api(s: Settings, args: argparse.Namespace) -> None:
     uvicorn.run(
         SERVICE_APP_FACTORY,
         factory=True,
-        workers=args.workers,
+        workers=args.workers or s.api_workers,
         host=args.host,
         port=port,
         log_config=None,
@@ -367,8 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="processes serving the API on one port (up to one per core)",
+        default=None,
+        help="processes serving the API on one port, up to one per core "
+        "(default: KONKURS_API_WORKERS, 1)",
     )
     api.set_defaults(func=cmd_api)
 

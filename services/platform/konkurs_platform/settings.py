@@ -38,6 +38,8 @@ class Settings:
     pg_port: int = 5433
     pg_database: str = "konkurs"
     pool_size: int = 16
+    # HTTP worker processes per API (`konkurs api SERVICE`): one per core the API may use.
+    api_workers: int = 1
     jwt_issuer: str = "konkurs-dev"
     jwt_audience: str = "konkurs"
     # HS256 with a shared secret for development; an RS256/ES256 public key (PEM) in production.
@@ -93,6 +95,7 @@ class Settings:
             pg_port=int(get("KONKURS_PG_PORT", str(s.pg_port)) or 0),
             pg_database=get("KONKURS_PG_DATABASE", s.pg_database) or s.pg_database,
             pool_size=int(get("KONKURS_POOL_SIZE", str(s.pool_size)) or 0),
+            api_workers=int(get("KONKURS_API_WORKERS", str(s.api_workers)) or 0),
             jwt_issuer=get("KONKURS_JWT_ISSUER", s.jwt_issuer) or s.jwt_issuer,
             jwt_audience=get("KONKURS_JWT_AUDIENCE", s.jwt_audience) or s.jwt_audience,
             jwt_secret=get("KONKURS_JWT_SECRET", s.jwt_secret),
