@@ -206,9 +206,15 @@ def kafka_running(s: Settings) -> bool:
 
 
 def system_topics(s: Settings) -> list[str]:
-    """Every topic of the registered services (the events of those with a relay), the
-    analytics feed and the dead letters: the legal record, retained forever."""
-    return s.all_topics(spec.name for spec in discover() if spec.relay)
+    """Every topic of the registered services, the analytics feed and the dead letters: the
+    legal record, retained forever. The events of a service are there when it has a relay
+    or when a registered service consumes them: a topic must exist, retained forever,
+    before anything subscribes to it (the broker would create it with its default
+    retention), even while its producer is not registered yet."""
+    specs = discover()
+    consumed = {name for spec in specs for name in spec.consumes}
+    producers = [spec.name for spec in specs if spec.relay]
+    return s.all_topics(dict.fromkeys([*producers, *sorted(consumed)]))
 
 
 def create_topics(
