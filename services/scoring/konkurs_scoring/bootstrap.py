@@ -1,5 +1,5 @@
-"""Wires the scoring service: its faust worker (reacting to intake), its HTTP API with the
-evaluation clock, and the 2017 demo.
+"""Wires the scoring service: its faust worker (reacting to intake and to the commission),
+its HTTP API with the evaluation clock, and the 2017 demo.
 
 A worker process imports this module too, and must not load FastAPI: the HTTP side is
 imported inside `create_app`, only by the process that serves it.
@@ -28,7 +28,8 @@ from konkurs_scoring.app import assignment, evaluation
 from konkurs_scoring.app.assignment import Assignments
 from konkurs_scoring.app.experts import Experts
 from konkurs_scoring.app.screening import Screenings
-from konkurs_scoring.consumers import intake_events
+from konkurs_scoring.consumers import commission_events, intake_events
+from konkurs_scoring.consumers.reacting import add_reaction_agent
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -62,15 +63,35 @@ def intake_reaction(store: EventStore) -> intake_events.IntakeCallEvents:
     )
 
 
+def commission_reaction(
+    store: EventStore, pool: asyncpg.Pool, clock: Callable[[], datetime] = utcnow
+) -> commission_events.CommissionEvents:
+    """What scoring does with the commission's events, appending to `store`."""
+    return commission_events.CommissionEvents(
+        evaluation.build(store, pool, clock), assignment.build(store), clock
+    )
+
+
 def create_worker(settings: Settings) -> faust.App:
-    """The faust app whose agent keeps scoring's copy of calls and applications and screens
-    the applications of a closed call."""
+    """The faust app whose agents keep scoring's copy of calls and applications, screen the
+    applications of a closed call, and reopen the evaluations the commission asks for."""
     app = create_faust_app(settings, SERVICE)
-
-    def reaction(pool: asyncpg.Pool) -> intake_events.IntakeCallEvents:
-        return intake_reaction(event_store(pool, settings))
-
-    intake_events.add_agent(app, settings, SCHEMA, reaction)
+    add_reaction_agent(
+        app,
+        settings,
+        producer="intake",
+        schema=SCHEMA,
+        consumer=intake_events.CONSUMER,
+        effects=lambda pool: intake_reaction(event_store(pool, settings)).effects(),
+    )
+    add_reaction_agent(
+        app,
+        settings,
+        producer="commission",
+        schema=SCHEMA,
+        consumer=commission_events.CONSUMER,
+        effects=lambda pool: commission_reaction(event_store(pool, settings), pool).effects(),
+    )
     return app
 
 

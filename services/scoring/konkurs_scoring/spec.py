@@ -11,7 +11,12 @@ SPEC = ServiceSpec(
     # Screening, the registry, assignments and evaluations on konkurs.scoring.events.v1.
     relay=True,
     workers=(
-        Worker("worker", Ref("konkurs_scoring.bootstrap:create_worker"), consumes=("intake",)),
+        # Intake's calls and applications; the commission's re-evaluation requests.
+        Worker(
+            "worker",
+            Ref("konkurs_scoring.bootstrap:create_worker"),
+            consumes=("intake", "commission"),
+        ),
     ),
     # An expert's name is sealed in the registry's events (a new expert gets a key), and
     # opened to answer the registry.

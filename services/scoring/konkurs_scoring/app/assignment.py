@@ -41,6 +41,7 @@ from konkurs_scoring.domain.assignment import (
     Panel,
     Plan,
     ReleasePanel,
+    RenewPanel,
     UnassignExpert,
     UnassignmentCause,
     assignment_decider,
@@ -238,6 +239,33 @@ class Assignments:
             # its timer row before loading, we after): once more, on what it left, rather
             # than refuse the expert's submission for a flag they never saw.
             return await self.execute(conn, application_id, command, meta)
+
+    async def renewal(
+        self, conn: Connection, application_id: str, round: int, reason: str, now: datetime
+    ) -> RenewPanel:
+        """The command that gives the application's panel new due times for a
+        re-evaluation's `round`, by its call's evaluation days."""
+        app = await self.applications.get(conn, application_id)
+        if app is None:
+            raise NotFound(
+                "application_not_found", f"Scoring knows no application {application_id}."
+            )
+        call = await self._closed_call(conn, app.call_id)
+        return RenewPanel(application_id, call.terms.assignment, round, reason, now)
+
+    async def renew(
+        self,
+        conn: Connection,
+        application_id: str,
+        round: int,
+        reason: str,
+        meta: Metadata,
+        now: datetime,
+    ) -> Outcome[Panel]:
+        """The evaluation was reopened for `round` in this transaction: the panel owes new
+        evaluations, due as at its first assignment (a durable timer flags them overdue)."""
+        command = await self.renewal(conn, application_id, round, reason, now)
+        return await self.execute(conn, application_id, command, meta)
 
     def release(self, application_id: str, reason: str, now: datetime) -> ReleasePanel:
         """The command that unassigns the whole panel of an application that is out."""

@@ -236,11 +236,16 @@ class Evaluations:
     async def handle_reopen_evaluation(
         self, conn: Connection, application_id: str, reason: str, appeal_id: str, meta: Metadata
     ) -> Outcome[Evaluation]:
-        """A re-evaluation (an upheld appeal, or an operator's decision): a new round. The
-        published ranking stays; its next version follows when the round is final."""
+        """A re-evaluation (an upheld appeal, or an operator's decision): a new round, for
+        which the panel gets new due times in the same transaction. The published ranking
+        stays; its next version follows when the round is final."""
         application = await self.application(conn, application_id)
-        cmd = ReopenEvaluation(application_id, reason, appeal_id, self.clock())
-        return await self._execute(conn, application, cmd, meta)
+        now = self.clock()
+        cmd = ReopenEvaluation(application_id, reason, appeal_id, now)
+        outcome = await self._execute(conn, application, cmd, meta)
+        if outcome.events:
+            await self.panels.renew(conn, application_id, outcome.state.round, reason, meta, now)
+        return outcome
 
 
 def build(store: EventStore, pool: asyncpg.Pool, clock: Callable[[], datetime]) -> Evaluations:

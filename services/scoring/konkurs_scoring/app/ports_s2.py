@@ -67,7 +67,8 @@ class Assignments(Protocol):
 
 
 class Panels(Protocol):
-    """The assignment handlers (`app.assignment.Assignments`), told of each submission."""
+    """The assignment handlers (`app.assignment.Assignments`), told of each submission and
+    of each reopening."""
 
     async def complete(
         self,
@@ -80,6 +81,18 @@ class Panels(Protocol):
     ) -> object:
         """Record on `conn`, in the submission's transaction, that the expert's evaluation is
         in: their assignment is done and never becomes overdue."""
+
+    async def renew(
+        self,
+        conn: Connection,
+        application_id: str,
+        round: int,
+        reason: str,
+        meta: Metadata,
+        now: datetime,
+    ) -> object:
+        """Give the panel new due times on `conn`, in the transaction that reopened the
+        evaluation for `round`."""
 
 
 class Screening(Protocol):

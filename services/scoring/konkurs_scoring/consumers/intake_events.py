@@ -10,18 +10,9 @@ stream versions keep an older definition or revision from replacing a newer one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
-
-import asyncpg
-import faust
-
-from konkurs_platform.db import Connection, create_pool
+from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
-from konkurs_platform.handler import CommandHandler
-from konkurs_platform.reaction import Caused, CommandReaction, Effect, react
-from konkurs_platform.settings import Settings
-from konkurs_platform.worker import events_topic
+from konkurs_platform.reaction import Effect
 from konkurs_scoring.adapters.intake_events import (
     APPLICATION_EVENTS,
     CALL_AMENDED,
@@ -36,29 +27,13 @@ from konkurs_scoring.app.assignment import Assignments, assignment_stream
 from konkurs_scoring.app.calls import CallBook
 from konkurs_scoring.app.ports import ApplicationBook
 from konkurs_scoring.app.screening import Screenings, screening_stream
+from konkurs_scoring.consumers.reacting import Once
 from konkurs_scoring.domain.applications import KnownApplication
 from konkurs_scoring.domain.calls import CallTerms
 from konkurs_scoring.domain.screening import AssessEligibility
 
 # The inbox's name for this reaction: renaming it would apply every event again.
 CONSUMER = "scoring.intake-events"
-
-C = TypeVar("C")
-S = TypeVar("S")
-E = TypeVar("E")
-
-
-class _Once(Generic[C, S, E]):
-    """One command caused by `source` on one stream, through the platform's reaction (its
-    derived event ids, causation and correlation)."""
-
-    def __init__(self, handler: CommandHandler[C, S, E], stream_id: str, command: C) -> None:
-        self.reaction = CommandReaction(
-            handler, lambda _: Caused(stream_id, command), consumer=CONSUMER
-        )
-
-    async def __call__(self, conn: Connection, source: Envelope) -> None:
-        await self.reaction(conn, source)
 
 
 class IntakeCallEvents:
@@ -118,7 +93,7 @@ class IntakeCallEvents:
         assert self.screenings is not None
         command = AssessEligibility(application, terms, source.occurred_at)
         stream = screening_stream(application.application_id)
-        await _Once(self.screenings.handler, stream, command)(conn, source)
+        await Once(self.screenings.handler, stream, command, consumer=CONSUMER)(conn, source)
         screening = await self.screenings.record(conn, application.application_id)
         if screening.eligible is False:
             await self._release(conn, source, application, "the application is not eligible")
@@ -129,7 +104,7 @@ class IntakeCallEvents:
         assert self.assignments is not None
         command = self.assignments.release(application.application_id, reason, source.occurred_at)
         stream = assignment_stream(application.application_id)
-        await _Once(self.assignments.handler, stream, command)(conn, source)
+        await Once(self.assignments.handler, stream, command, consumer=CONSUMER)(conn, source)
         await self.assignments.record(conn, application.application_id)
 
     def effects(self) -> dict[str, Effect]:
@@ -142,30 +117,3 @@ class IntakeCallEvents:
         if self.applications is not None:
             effects |= dict.fromkeys(APPLICATION_EVENTS, self.on_application_event)
         return effects
-
-
-def add_agent(
-    app: faust.App,
-    settings: Settings,
-    schema: str,
-    reaction: Callable[[asyncpg.Pool], IntakeCallEvents],
-) -> None:
-    """Add the agent that reacts to intake's events to scoring's faust `app`; `reaction`
-    makes the effects over the agent's pool."""
-
-    @app.agent(events_topic(app, settings, "intake"), name="intake-events")
-    async def intake_events(stream: faust.StreamT[bytes]) -> None:
-        # Made here, in the loop faust runs the agent in; opening no connection up front, so
-        # that a database down at start is waited out by the reaction (see `react`).
-        pool = await create_pool(settings, min_size=0, max_size=4)
-        try:
-            await react(
-                stream.events(),
-                settings=settings,
-                pool=pool,
-                schema=schema,
-                consumer=CONSUMER,
-                effects=reaction(pool).effects(),
-            )
-        finally:
-            await pool.close()

@@ -128,6 +128,18 @@ class FlagOverdue:
 
 
 @dataclass(frozen=True)
+class RenewPanel:
+    """A re-evaluation opened `round` of the application's evaluation: the panel owes new
+    evaluations, due as at its first assignment."""
+
+    application_id: str
+    terms: AssignmentTerms
+    round: int
+    reason: str
+    now: datetime
+
+
+@dataclass(frozen=True)
 class CompleteAssignment:
     """The expert submitted their evaluation (`round`), in the same transaction."""
 
@@ -143,6 +155,7 @@ AssignmentCommand = (
     | DeclareInterest
     | ReleasePanel
     | FlagOverdue
+    | RenewPanel
     | CompleteAssignment
 )
 
@@ -220,6 +233,8 @@ class Panel:
     call_id: str = ""
     members: Mapping[str, Assignment] = field(default_factory=dict)
     conflicted: frozenset[str] = frozenset()
+    # How each expert was first chosen, which a renewal for a new round repeats.
+    modes: Mapping[str, AssignmentMode] = field(default_factory=dict)
 
     @property
     def active(self) -> list[Assignment]:
@@ -276,6 +291,8 @@ def decide(command: AssignmentCommand, state: Panel) -> Sequence[AssignmentEvent
                 for a in state.active
                 if not a.overdue and not a.completed and a.due_at <= command.now
             ]
+        case RenewPanel():
+            return _renew(command, state)
         case CompleteAssignment():
             member = state.members.get(command.expert_id)
             if member is None or not member.active:
@@ -283,7 +300,9 @@ def decide(command: AssignmentCommand, state: Panel) -> Sequence[AssignmentEvent
                 # transaction, so an expert off the panel here is a bug, not a user's error.
                 raise Conflict("not_assigned", f"{command.expert_id} is not assigned.")
             if member.completed:
-                return []  # a later round's submission: the assignment is done already
+                # A later round's submission on a panel that was not renewed for it (a
+                # re-evaluation recorded before renewals were): the assignment is done.
+                return []
             return [
                 AssignmentCompleted(
                     command.application_id, command.expert_id, command.round, command.now
@@ -330,6 +349,27 @@ def _assign(command: AssignExpert, state: Panel) -> Sequence[AssignmentEvent]:
     ]
 
 
+def _renew(command: RenewPanel, state: Panel) -> Sequence[AssignmentEvent]:
+    """ExpertAssigned again for every active member, with the round's due time. Not a new
+    choice of experts (the hard rules held when they were chosen; an operator changes the
+    panel by unassigning and assigning): the mode, the time of assignment (the rapporteur's
+    rule) and the declaration stand."""
+    due_at = command.now + timedelta(days=command.terms.evaluation_days)
+    reason = f"Re-evaluation, round {command.round}: {command.reason.strip()}"
+    return [
+        ExpertAssigned(
+            state.application_id,
+            state.call_id,
+            member.expert_id,
+            state.modes[member.expert_id],
+            reason,
+            member.assigned_at,
+            due_at,
+        )
+        for member in state.active
+    ]
+
+
 def _declare(command: DeclareInterest, state: Panel) -> Sequence[AssignmentEvent]:
     member = state.members.get(command.expert_id)
     if member is None or not member.active:
@@ -366,12 +406,24 @@ def evolve(state: Panel, event: AssignmentEvent) -> Panel:
     members = dict(state.members)
     match event:
         case ExpertAssigned():
+            current = members.get(event.expert_id)
+            if current is not None and current.active:
+                # Renewed for a re-evaluation's round: a new due time and nothing owed yet;
+                # the declaration stands (the application is the same).
+                members[event.expert_id] = replace(
+                    current, due_at=event.due_at, overdue=False, completed=False
+                )
+                return replace(state, members=members)
             # Assigned again after an unassignment: a fresh assignment, a fresh declaration.
             members[event.expert_id] = Assignment(
                 event.expert_id, event.assigned_at, "none", event.due_at, True
             )
             return replace(
-                state, application_id=event.application_id, call_id=event.call_id, members=members
+                state,
+                application_id=event.application_id,
+                call_id=event.call_id,
+                members=members,
+                modes={**state.modes, event.expert_id: event.mode},
             )
         case ExpertUnassigned():
             members[event.expert_id] = replace(members[event.expert_id], active=False)
