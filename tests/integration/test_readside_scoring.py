@@ -595,3 +595,26 @@ async def test_an_erased_expert_shows_erased_live_and_after_a_rebuild_equal_to_l
         )
         assert report.events == len(story.events.published)
         assert await snapshot(pool, schema) == live
+
+
+async def test_a_panel_renewed_for_a_re_evaluation_keeps_its_declarations(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    """Scoring renews a reopened evaluation's panel with `ExpertAssigned` again: a new due
+    time, nothing owed yet, and the declaration of no conflict still stands."""
+    world, schema, story = await told(settings, pool)
+    a1 = story.apps[0]
+    before = len(story.events.published)
+    story.assign(a1, "a")
+    await publish(world, story.events.published[before:])
+    async with projecting(projector(world, pool, schema, max_records=9)):
+        await wait_projected(world, pool, schema)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            f"SELECT * FROM {schema}.assignments WHERE application_id = $1 AND expert_id = $2",
+            a1,
+            story.expert_id("a"),
+        )
+    assert row["current"] and row["declaration"] == "no_conflict"
+    assert row["completed_at"] is None and not row["overdue"]
+    assert row["due_at"] > row["assigned_at"] + timedelta(days=14)

@@ -136,6 +136,22 @@ def _fold_assignment(fold: Fold, e: Envelope, msg: Any) -> None:
         return
     at = e.occurred_at
     if isinstance(msg, assignment_pb2.ExpertAssigned):
+        found = fold.rows.get(key)
+        if found is not None and found["current"]:
+            # Renewed for a re-evaluation's round: a new due time, nothing owed yet; the
+            # declaration stands (scoring keeps it too).
+            fold.put(
+                {
+                    **found,
+                    "due_at": msg.due_at.ToDatetime(tzinfo=UTC),
+                    "overdue": False,
+                    "completed_at": None,
+                    "reason": msg.reason,
+                    "last_changed_at": at,
+                },
+                e,
+            )
+            return
         # Assigned again after an unassignment: a fresh assignment, a fresh declaration.
         fold.put(
             {
