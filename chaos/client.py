@@ -3,7 +3,8 @@
 A careful client sends every command with an `X-Correlation-ID` of its own and, for a
 creating POST, an `Idempotency-Key`; when the answer is lost (the connection broke, the
 request timed out, or the server answered 5xx because it was going away) it sends the very
-same request again, with the same key and correlation id, until it gets a final answer. The
+same request again, with the same key and correlation id, until it gets a final answer;
+asked to slow down (429), it waits as long as `Retry-After` says and sends it again. The
 correlation id is what the events of the command carry, so whether a command took effect,
 and how many times, can be read from the event store afterwards.
 """
@@ -72,7 +73,7 @@ async def send_until_answered(
     idempotency_key: str | None = None,
     give_up_at: float,
 ) -> tuple[httpx.Response, bool]:
-    """Send the request until a final (non-5xx) answer; return it and whether an earlier
+    """Send the request until a final answer (neither 5xx nor 429); return it and whether an earlier
     attempt's answer was lost (so that attempt may have taken effect).
 
     Raises `Unanswered` once `give_up_at` (a `time.monotonic()` instant) has passed.
@@ -86,11 +87,24 @@ async def send_until_answered(
             answer = await http.request(method, url, json=json, headers=sent)
         except httpx.TransportError:
             answer = None
-        if answer is not None and answer.status_code < 500:
+        pause = RETRY_PAUSE
+        if answer is not None and answer.status_code == 429:
+            # Rate-limited: certainly not carried out; asked to come back later.
+            pause = _retry_after(answer)
+        elif answer is not None and answer.status_code < 500:
             return answer, lost
-        # Only a server that is going away answers 5xx here; like a broken connection, the
-        # command may or may not have been carried out.
-        lost = True
+        else:
+            # Only a server that is going away answers 5xx here; like a broken connection,
+            # the command may or may not have been carried out.
+            lost = True
         if time.monotonic() > give_up_at:
             raise Unanswered(f"{method} {url}: no answer before giving up")
-        await asyncio.sleep(RETRY_PAUSE)
+        await asyncio.sleep(pause)
+
+
+def _retry_after(answer: httpx.Response) -> float:
+    """The seconds a 429's `Retry-After` asks for (RETRY_PAUSE when it says none)."""
+    try:
+        return max(RETRY_PAUSE, float(answer.headers.get("Retry-After", RETRY_PAUSE)))
+    except ValueError:
+        return RETRY_PAUSE
