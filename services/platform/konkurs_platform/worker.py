@@ -7,10 +7,14 @@ least once (it commits offsets after processing); the inbox turns that into one 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import asyncpg
 import faust
 
+from konkurs_platform.db import create_pool
+from konkurs_platform.reaction import Effect, react
 from konkurs_platform.settings import Settings
 
 
@@ -48,3 +52,33 @@ def events_topic(app: faust.App, settings: Settings, service: str) -> faust.Topi
         value_serializer="raw",
         partitions=settings.partitions,
     )
+
+
+def add_reaction_agent(
+    app: faust.App,
+    settings: Settings,
+    *,
+    producer: str,
+    schema: str,
+    consumer: str,
+    effects: Callable[[asyncpg.Pool], Mapping[str, Effect]],
+) -> None:
+    """Add to a service's faust `app` the agent that reacts to `producer`'s events under the
+    inbox name `consumer`; `effects` makes the effects over the agent's pool."""
+
+    @app.agent(events_topic(app, settings, producer), name=f"{producer}-events")
+    async def reactions(stream: faust.StreamT[bytes]) -> None:
+        # Made here, in the loop faust runs the agent in; opening no connection up front, so
+        # that a database down at start is waited out by the reaction (see `react`).
+        pool = await create_pool(settings, min_size=0, max_size=4)
+        try:
+            await react(
+                stream.events(),
+                settings=settings,
+                pool=pool,
+                schema=schema,
+                consumer=consumer,
+                effects=effects(pool),
+            )
+        finally:
+            await pool.close()

@@ -19,7 +19,7 @@ from konkurs_platform.db import create_pool
 from konkurs_platform.eventstore import EventStore, utcnow
 from konkurs_platform.personal.store import SealingEventStore
 from konkurs_platform.settings import Settings
-from konkurs_platform.worker import create_faust_app
+from konkurs_platform.worker import add_reaction_agent, create_faust_app
 from konkurs_scoring.adapters.assignment import PostgresAssignmentBook
 from konkurs_scoring.adapters.calls import PostgresCallBook
 from konkurs_scoring.adapters.experts import PostgresExpertBook
@@ -29,7 +29,6 @@ from konkurs_scoring.app.assignment import Assignments
 from konkurs_scoring.app.experts import Experts
 from konkurs_scoring.app.screening import Screenings
 from konkurs_scoring.consumers import commission_events, intake_events
-from konkurs_scoring.consumers.reacting import add_reaction_agent
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

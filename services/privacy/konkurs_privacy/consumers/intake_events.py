@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import faust
 
-from konkurs_platform.db import Connection, create_pool
+from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
-from konkurs_platform.reaction import Effect, react
+from konkurs_platform.reaction import Effect
 from konkurs_platform.settings import Settings
-from konkurs_platform.worker import events_topic
+from konkurs_platform.worker import add_reaction_agent
 from konkurs_privacy.adapters.intake_events import (
     APPLICATION_AMENDED,
     APPLICATION_SUBMITTED,
@@ -76,19 +76,11 @@ class IntakeEvents:
 
 def add_agent(app: faust.App, settings: Settings, book: PrivacyBook) -> None:
     """Add the agent that reacts to intake's events to privacy's faust `app`."""
-
-    @app.agent(events_topic(app, settings, "intake"), name="intake-events")
-    async def intake_events(stream: faust.StreamT[bytes]) -> None:
-        # Made here, in the loop faust runs the agent in (see scoring's agent).
-        pool = await create_pool(settings, min_size=0, max_size=4)
-        try:
-            await react(
-                stream.events(),
-                settings=settings,
-                pool=pool,
-                schema=book.schema,
-                consumer=CONSUMER,
-                effects=IntakeEvents(book).effects(),
-            )
-        finally:
-            await pool.close()
+    add_reaction_agent(
+        app,
+        settings,
+        producer="intake",
+        schema=book.schema,
+        consumer=CONSUMER,
+        effects=lambda _pool: IntakeEvents(book).effects(),
+    )
