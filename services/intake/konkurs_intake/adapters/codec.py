@@ -6,10 +6,6 @@ back, field by field.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs.types.v1 import types_pb2
 from konkurs_intake.domain.applications import (
@@ -48,6 +44,7 @@ from konkurs_intake.domain.calls import (
 from konkurs_intake.domain.regions import RegionSet
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import NewEvent
+from konkurs_platform.protobuf import from_timestamp, to_timestamp, type_name
 
 _KINDS = {
     CriterionKind.AUTOMATIC: call_pb2.CRITERION_KIND_AUTOMATIC,
@@ -67,16 +64,6 @@ _CLOSE = {
 }
 
 
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
-
-
-def _dt(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
-
-
 def _text(t: LocalizedText) -> types_pb2.LocalizedText:
     return types_pb2.LocalizedText(ru=t.ru, kk=t.kk, en=t.en)
 
@@ -91,8 +78,8 @@ def call_to_pb(d: CallDefinition) -> call_pb2.CallDefinition:
         title=_text(d.title),
         description=_text(d.description),
         programme=d.programme,
-        opens_at=_ts(d.opens_at),
-        closes_at=_ts(d.closes_at),
+        opens_at=to_timestamp(d.opens_at),
+        closes_at=to_timestamp(d.closes_at),
         time_zone=d.timezone,
         utc_offset_minutes=int(offset.total_seconds() // 60) if offset is not None else 0,
         quota=d.quota,
@@ -144,8 +131,8 @@ def call_from_pb(m: call_pb2.CallDefinition) -> CallDefinition:
         title=_untext(m.title),
         description=_untext(m.description),
         programme=m.programme,
-        opens_at=_dt(m.opens_at).astimezone(tz),
-        closes_at=_dt(m.closes_at).astimezone(tz),
+        opens_at=from_timestamp(m.opens_at).astimezone(tz),
+        closes_at=from_timestamp(m.closes_at).astimezone(tz),
         timezone=m.time_zone,
         quota=m.quota,
         region_set=RegionSet(m.region_set),
@@ -184,13 +171,9 @@ def call_from_pb(m: call_pb2.CallDefinition) -> CallDefinition:
     )
 
 
-def _type(message: type) -> str:
-    return str(message.DESCRIPTOR.full_name)  # type: ignore[attr-defined]
-
-
-CALL_ANNOUNCED = _type(events_pb2.CallAnnounced)
-CALL_AMENDED = _type(events_pb2.CallAmended)
-CALL_CLOSED = _type(events_pb2.CallClosed)
+CALL_ANNOUNCED = type_name(events_pb2.CallAnnounced)
+CALL_AMENDED = type_name(events_pb2.CallAmended)
+CALL_CLOSED = type_name(events_pb2.CallClosed)
 
 
 class CallCodec:
@@ -208,7 +191,7 @@ class CallCodec:
                 return NewEvent(CALL_AMENDED, msg2.SerializeToString(deterministic=True))
             case CallClosed(call_id, closed_at, reason):
                 msg3 = events_pb2.CallClosed(
-                    call_id=call_id, closed_at=_ts(closed_at), reason=_CLOSE[reason]
+                    call_id=call_id, closed_at=to_timestamp(closed_at), reason=_CLOSE[reason]
                 )
                 return NewEvent(CALL_CLOSED, msg3.SerializeToString(deterministic=True))
         raise TypeError(f"not a call event: {event!r}")
@@ -223,7 +206,7 @@ class CallCodec:
         if envelope.event_type == CALL_CLOSED:
             c = events_pb2.CallClosed.FromString(envelope.payload)
             reasons = {v: k for k, v in _CLOSE.items()}
-            return CallClosed(c.call_id, _dt(c.closed_at), reasons[c.reason])
+            return CallClosed(c.call_id, from_timestamp(c.closed_at), reasons[c.reason])
         raise ValueError(f"not a call event type: {envelope.event_type}")
 
 
@@ -336,10 +319,10 @@ def content_from_pb(m: application_pb2.ApplicationContent) -> ApplicationContent
     )
 
 
-APPLICATION_SUBMITTED = _type(events_pb2.ApplicationSubmitted)
-APPLICATION_AMENDED = _type(events_pb2.ApplicationAmended)
-APPLICATION_WITHDRAWN = _type(events_pb2.ApplicationWithdrawn)
-DOCUMENT_ATTACHED = _type(events_pb2.DocumentAttached)
+APPLICATION_SUBMITTED = type_name(events_pb2.ApplicationSubmitted)
+APPLICATION_AMENDED = type_name(events_pb2.ApplicationAmended)
+APPLICATION_WITHDRAWN = type_name(events_pb2.ApplicationWithdrawn)
+DOCUMENT_ATTACHED = type_name(events_pb2.DocumentAttached)
 
 
 # Schema version 2 of the events that carry ApplicationContent: the cluster's primary and

@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from konkurs.scoring.v1 import assignment_pb2, experts_pb2, screening_pb2
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import NewEvent
+from konkurs_platform.protobuf import from_timestamp, new_event, to_timestamp, type_name
 from konkurs_scoring.domain.assignment import (
     AssignmentCompleted,
     AssignmentEvent,
@@ -51,26 +47,8 @@ _MODE_OF = {v: k for k, v in _MODES.items()}
 _CAUSE_OF = {v: k for k, v in _CAUSES.items()}
 
 
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
-
-
-def _dt(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
-
-
-def _new(message: Message) -> NewEvent:
-    return NewEvent(message.DESCRIPTOR.full_name, message.SerializeToString(deterministic=True))
-
-
-def _type(message: type[Message]) -> str:
-    return str(message.DESCRIPTOR.full_name)
-
-
-ELIGIBILITY_ASSESSED = _type(screening_pb2.EligibilityAssessed)
-ELIGIBILITY_OVERRIDDEN = _type(screening_pb2.EligibilityOverridden)
+ELIGIBILITY_ASSESSED = type_name(screening_pb2.EligibilityAssessed)
+ELIGIBILITY_OVERRIDDEN = type_name(screening_pb2.EligibilityOverridden)
 
 
 class ScreeningCodec:
@@ -79,7 +57,7 @@ class ScreeningCodec:
     def encode(self, event: ScreeningEvent) -> NewEvent:
         match event:
             case EligibilityAssessed():
-                return _new(
+                return new_event(
                     screening_pb2.EligibilityAssessed(
                         application_id=event.application_id,
                         call_id=event.call_id,
@@ -95,7 +73,7 @@ class ScreeningCodec:
                     )
                 )
             case EligibilityOverridden():
-                return _new(
+                return new_event(
                     screening_pb2.EligibilityOverridden(
                         application_id=event.application_id,
                         call_id=event.call_id,
@@ -145,9 +123,9 @@ def _profile(m: experts_pb2.ExpertProfile) -> ExpertProfile:
     )
 
 
-EXPERT_REGISTERED = _type(experts_pb2.ExpertRegistered)
-EXPERT_UPDATED = _type(experts_pb2.ExpertUpdated)
-EXPERT_DEACTIVATED = _type(experts_pb2.ExpertDeactivated)
+EXPERT_REGISTERED = type_name(experts_pb2.ExpertRegistered)
+EXPERT_UPDATED = type_name(experts_pb2.ExpertUpdated)
+EXPERT_DEACTIVATED = type_name(experts_pb2.ExpertDeactivated)
 
 
 class ExpertCodec:
@@ -157,19 +135,19 @@ class ExpertCodec:
     def encode(self, event: ExpertEvent) -> NewEvent:
         match event:
             case ExpertRegistered():
-                return _new(
+                return new_event(
                     experts_pb2.ExpertRegistered(
                         expert_id=event.expert_id, profile=_profile_pb(event.profile)
                     )
                 )
             case ExpertUpdated():
-                return _new(
+                return new_event(
                     experts_pb2.ExpertUpdated(
                         expert_id=event.expert_id, profile=_profile_pb(event.profile)
                     )
                 )
             case ExpertDeactivated():
-                return _new(
+                return new_event(
                     experts_pb2.ExpertDeactivated(expert_id=event.expert_id, reason=event.reason)
                 )
         raise AssertionError(f"unknown event {event!r}")
@@ -188,12 +166,12 @@ class ExpertCodec:
         raise ValueError(f"not an expert event: {envelope.event_type}")
 
 
-EXPERT_ASSIGNED = _type(assignment_pb2.ExpertAssigned)
-EXPERT_UNASSIGNED = _type(assignment_pb2.ExpertUnassigned)
-CONFLICT_DECLARED = _type(assignment_pb2.ConflictDeclared)
-NO_CONFLICT_DECLARED = _type(assignment_pb2.NoConflictDeclared)
-ASSIGNMENT_OVERDUE = _type(assignment_pb2.AssignmentOverdue)
-ASSIGNMENT_COMPLETED = _type(assignment_pb2.AssignmentCompleted)
+EXPERT_ASSIGNED = type_name(assignment_pb2.ExpertAssigned)
+EXPERT_UNASSIGNED = type_name(assignment_pb2.ExpertUnassigned)
+CONFLICT_DECLARED = type_name(assignment_pb2.ConflictDeclared)
+NO_CONFLICT_DECLARED = type_name(assignment_pb2.NoConflictDeclared)
+ASSIGNMENT_OVERDUE = type_name(assignment_pb2.AssignmentOverdue)
+ASSIGNMENT_COMPLETED = type_name(assignment_pb2.AssignmentCompleted)
 
 
 class AssignmentCodec:
@@ -202,19 +180,19 @@ class AssignmentCodec:
     def encode(self, event: AssignmentEvent) -> NewEvent:
         match event:
             case ExpertAssigned():
-                return _new(
+                return new_event(
                     assignment_pb2.ExpertAssigned(
                         application_id=event.application_id,
                         call_id=event.call_id,
                         expert_id=event.expert_id,
                         mode=_MODES[event.mode],
                         reason=event.reason,
-                        assigned_at=_ts(event.assigned_at),
-                        due_at=_ts(event.due_at),
+                        assigned_at=to_timestamp(event.assigned_at),
+                        due_at=to_timestamp(event.due_at),
                     )
                 )
             case ExpertUnassigned():
-                return _new(
+                return new_event(
                     assignment_pb2.ExpertUnassigned(
                         application_id=event.application_id,
                         expert_id=event.expert_id,
@@ -223,7 +201,7 @@ class AssignmentCodec:
                     )
                 )
             case ConflictDeclared():
-                return _new(
+                return new_event(
                     assignment_pb2.ConflictDeclared(
                         application_id=event.application_id,
                         expert_id=event.expert_id,
@@ -231,26 +209,26 @@ class AssignmentCodec:
                     )
                 )
             case NoConflictDeclared():
-                return _new(
+                return new_event(
                     assignment_pb2.NoConflictDeclared(
                         application_id=event.application_id, expert_id=event.expert_id
                     )
                 )
             case AssignmentOverdue():
-                return _new(
+                return new_event(
                     assignment_pb2.AssignmentOverdue(
                         application_id=event.application_id,
                         expert_id=event.expert_id,
-                        due_at=_ts(event.due_at),
+                        due_at=to_timestamp(event.due_at),
                     )
                 )
             case AssignmentCompleted():
-                return _new(
+                return new_event(
                     assignment_pb2.AssignmentCompleted(
                         application_id=event.application_id,
                         expert_id=event.expert_id,
                         round=event.round,
-                        completed_at=_ts(event.completed_at),
+                        completed_at=to_timestamp(event.completed_at),
                     )
                 )
         raise AssertionError(f"unknown event {event!r}")
@@ -266,8 +244,8 @@ class AssignmentCodec:
                     a.expert_id,
                     _MODE_OF[a.mode],
                     a.reason,
-                    _dt(a.assigned_at),
-                    _dt(a.due_at),
+                    from_timestamp(a.assigned_at),
+                    from_timestamp(a.due_at),
                 )
             case t if t == EXPERT_UNASSIGNED:
                 u = assignment_pb2.ExpertUnassigned.FromString(payload)
@@ -280,10 +258,13 @@ class AssignmentCodec:
                 return NoConflictDeclared(n.application_id, n.expert_id)
             case t if t == ASSIGNMENT_OVERDUE:
                 o = assignment_pb2.AssignmentOverdue.FromString(payload)
-                return AssignmentOverdue(o.application_id, o.expert_id, _dt(o.due_at))
+                return AssignmentOverdue(o.application_id, o.expert_id, from_timestamp(o.due_at))
             case t if t == ASSIGNMENT_COMPLETED:
                 done = assignment_pb2.AssignmentCompleted.FromString(payload)
                 return AssignmentCompleted(
-                    done.application_id, done.expert_id, done.round, _dt(done.completed_at)
+                    done.application_id,
+                    done.expert_id,
+                    done.round,
+                    from_timestamp(done.completed_at),
                 )
         raise ValueError(f"not an assignment event: {envelope.event_type}")

@@ -5,17 +5,15 @@ application's content as the quantities its automatic criteria measure."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from konkurs.intake.v1 import application_pb2
 from konkurs.scoring.v1 import evaluation_pb2 as pb
 from konkurs.scoring.v1 import ranking_pb2
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import NewEvent
+from konkurs_platform.protobuf import from_timestamp, new_event, to_timestamp
 from konkurs_scoring.domain.aggregation import (
     REGISTRATION,
     Aggregation,
@@ -60,16 +58,6 @@ _BASIS = {
 _BASIS_OF_PB = {v: k for k, v in _BASIS.items()}
 
 
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
-
-
-def _dt(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
-
-
 def _exact(value: Fraction) -> pb.ExactScore:
     return pb.ExactScore(numerator=value.numerator, denominator=value.denominator)
 
@@ -89,39 +77,35 @@ def _unscores(scores: Any) -> tuple[CriterionScore, ...]:
     return tuple(CriterionScore(s.criterion_id, s.half_points, s.comment) for s in scores)
 
 
-def _new(message: Any) -> NewEvent:
-    return NewEvent(message.DESCRIPTOR.full_name, message.SerializeToString(deterministic=True))
-
-
 class EvaluationCodec:
     """`EventCodec` for the evaluation aggregate."""
 
     def encode(self, event: EvaluationEvent) -> NewEvent:
         match event:
             case EvaluationDraftSaved():
-                return _new(
+                return new_event(
                     pb.EvaluationDraftSaved(
                         application_id=event.application_id,
                         call_id=event.call_id,
                         round=event.round,
                         expert_id=event.expert_id,
                         scores=_scores(event.scores),
-                        saved_at=_ts(event.saved_at),
+                        saved_at=to_timestamp(event.saved_at),
                     )
                 )
             case EvaluationSubmitted():
-                return _new(
+                return new_event(
                     pb.EvaluationSubmitted(
                         application_id=event.application_id,
                         call_id=event.call_id,
                         round=event.round,
                         expert_id=event.expert_id,
                         scores=_scores(event.scores),
-                        submitted_at=_ts(event.submitted_at),
+                        submitted_at=to_timestamp(event.submitted_at),
                     )
                 )
             case AutomaticScoresComputed():
-                return _new(
+                return new_event(
                     pb.AutomaticScoresComputed(
                         application_id=event.application_id,
                         call_id=event.call_id,
@@ -135,11 +119,11 @@ class EvaluationCodec:
                             )
                             for a in event.scores
                         ],
-                        computed_at=_ts(event.computed_at),
+                        computed_at=to_timestamp(event.computed_at),
                     )
                 )
             case ConsensusRequired():
-                return _new(
+                return new_event(
                     pb.ConsensusRequired(
                         application_id=event.application_id,
                         call_id=event.call_id,
@@ -152,22 +136,22 @@ class EvaluationCodec:
                             )
                             for d in event.divergences
                         ],
-                        required_at=_ts(event.required_at),
+                        required_at=to_timestamp(event.required_at),
                     )
                 )
             case RapporteurNamed():
-                return _new(
+                return new_event(
                     pb.RapporteurNamed(
                         application_id=event.application_id,
                         call_id=event.call_id,
                         round=event.round,
                         expert_id=event.expert_id,
                         by_rule=event.by_rule,
-                        named_at=_ts(event.named_at),
+                        named_at=to_timestamp(event.named_at),
                     )
                 )
             case ConsensusRecorded():
-                return _new(
+                return new_event(
                     pb.ConsensusRecorded(
                         application_id=event.application_id,
                         call_id=event.call_id,
@@ -175,11 +159,11 @@ class EvaluationCodec:
                         expert_id=event.expert_id,
                         scores=_scores(event.scores),
                         justification=event.justification,
-                        recorded_at=_ts(event.recorded_at),
+                        recorded_at=to_timestamp(event.recorded_at),
                     )
                 )
             case EvaluationFinalised():
-                return _new(
+                return new_event(
                     pb.EvaluationFinalised(
                         application_id=event.application_id,
                         call_id=event.call_id,
@@ -197,18 +181,18 @@ class EvaluationCodec:
                         fundable=event.fundable,
                         expert_ids=event.experts,
                         call_version=event.call_version,
-                        finalised_at=_ts(event.finalised_at),
+                        finalised_at=to_timestamp(event.finalised_at),
                     )
                 )
             case EvaluationReopened():
-                return _new(
+                return new_event(
                     pb.EvaluationReopened(
                         application_id=event.application_id,
                         call_id=event.call_id,
                         round=event.round,
                         reason=event.reason,
                         appeal_id=event.appeal_id,
-                        reopened_at=_ts(event.reopened_at),
+                        reopened_at=to_timestamp(event.reopened_at),
                     )
                 )
         raise TypeError(f"not an evaluation event: {event!r}")
@@ -223,7 +207,7 @@ class EvaluationCodec:
                 d.round,
                 d.expert_id,
                 _unscores(d.scores),
-                _dt(d.saved_at),
+                from_timestamp(d.saved_at),
             )
         if t == SUBMITTED:
             s = pb.EvaluationSubmitted.FromString(data)
@@ -233,7 +217,7 @@ class EvaluationCodec:
                 s.round,
                 s.expert_id,
                 _unscores(s.scores),
-                _dt(s.submitted_at),
+                from_timestamp(s.submitted_at),
             )
         if t == AUTOMATIC_COMPUTED:
             a = pb.AutomaticScoresComputed.FromString(data)
@@ -244,7 +228,7 @@ class EvaluationCodec:
                 tuple(
                     AutomaticScore(x.criterion_id, x.measure, x.measured, x.score) for x in a.scores
                 ),
-                _dt(a.computed_at),
+                from_timestamp(a.computed_at),
             )
         if t == CONSENSUS_REQUIRED:
             c = pb.ConsensusRequired.FromString(data)
@@ -256,12 +240,17 @@ class EvaluationCodec:
                     Divergence(x.criterion_id, x.lowest_half_points, x.highest_half_points)
                     for x in c.divergences
                 ),
-                _dt(c.required_at),
+                from_timestamp(c.required_at),
             )
         if t == RAPPORTEUR_NAMED:
             r = pb.RapporteurNamed.FromString(data)
             return RapporteurNamed(
-                r.application_id, r.call_id, r.round, r.expert_id, r.by_rule, _dt(r.named_at)
+                r.application_id,
+                r.call_id,
+                r.round,
+                r.expert_id,
+                r.by_rule,
+                from_timestamp(r.named_at),
             )
         if t == CONSENSUS_RECORDED:
             k = pb.ConsensusRecorded.FromString(data)
@@ -272,7 +261,7 @@ class EvaluationCodec:
                 k.expert_id,
                 _unscores(k.scores),
                 k.justification,
-                _dt(k.recorded_at),
+                from_timestamp(k.recorded_at),
             )
         if t == FINALISED:
             f = pb.EvaluationFinalised.FromString(data)
@@ -289,12 +278,17 @@ class EvaluationCodec:
                 fundable=f.fundable,
                 experts=tuple(f.expert_ids),
                 call_version=f.call_version,
-                finalised_at=_dt(f.finalised_at),
+                finalised_at=from_timestamp(f.finalised_at),
             )
         if t == REOPENED:
             o = pb.EvaluationReopened.FromString(data)
             return EvaluationReopened(
-                o.application_id, o.call_id, o.round, o.reason, o.appeal_id, _dt(o.reopened_at)
+                o.application_id,
+                o.call_id,
+                o.round,
+                o.reason,
+                o.appeal_id,
+                from_timestamp(o.reopened_at),
             )
         raise ValueError(f"not an evaluation event type: {t}")
 
@@ -304,7 +298,7 @@ class RankingCodec:
 
     def encode(self, event: RankingPublished) -> NewEvent:
         content = event.content
-        return _new(
+        return new_event(
             ranking_pb2.RankingPublished(
                 call_id=event.call_id,
                 ranking_version=event.ranking_version,
@@ -329,7 +323,7 @@ class RankingCodec:
                     for e in content.entries
                 ],
                 content_hash=event.content_hash,
-                published_at=_ts(event.published_at),
+                published_at=to_timestamp(event.published_at),
             )
         )
 
@@ -358,7 +352,7 @@ class RankingCodec:
             ),
         )
         return RankingPublished(
-            r.call_id, r.ranking_version, content, r.content_hash, _dt(r.published_at)
+            r.call_id, r.ranking_version, content, r.content_hash, from_timestamp(r.published_at)
         )
 
 
