@@ -25,7 +25,7 @@ from konkurs_platform.kafka import make_consumer
 from konkurs_platform.settings import Settings
 from konkurs_platform.spec import discover
 from konkurs_readside.audit import verify
-from konkurs_readside.positions import end_offsets, event_partitions
+from konkurs_readside.positions import end_offsets
 from konkurs_readside.projections import PROJECTIONS
 from konkurs_readside.rebuild import rebuild
 from konkurs_scoring.adapters.intake_events import (
@@ -114,10 +114,9 @@ async def check_commands(conn: Connection, commands: list[Command], v: Verdict) 
 
 
 async def read_to_end(settings: Settings, topic: str) -> list[ConsumerRecord]:
-    """Every record of the event topic `topic`, from the beginning to the end offsets of now."""
-    partitions = [tp for tp in await event_partitions(settings) if tp.topic == topic]
-    if not partitions:
-        raise RuntimeError(f"the broker does not know the topic {topic}")
+    """Every record of `topic`, from the beginning to the end offsets of now."""
+    # The private stack creates every topic with `settings.partitions`.
+    partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
     consumer = make_consumer(settings, group_id=None)
     await consumer.start()
     try:
@@ -331,6 +330,9 @@ async def check_audit(conn: Connection, on_topics: dict[str, set[uuid.UUID]], v:
 # --- scoring's copies of the calls ---------------------------------------------------------
 
 
+CALL_FIELDS = ("stream_version", "closes_at", "quota", "definition", "methodology", "closed_at")
+
+
 async def expected_scoring_calls(conn: Connection) -> dict[str, tuple[Any, ...]]:
     """What scoring should hold: intake's call events folded through scoring's own reading
     of them (the latest terms by stream version, and the closing)."""
@@ -387,10 +389,26 @@ def check_scoring(
         v.violation(v.diverged, "scoring calls", f"{call_id} is no call of intake")
     for call_id in sorted(expected.keys() & actual.keys()):
         if expected[call_id] != actual[call_id]:
-            v.violation(
-                v.diverged,
-                "scoring calls",
-                f"{call_id}: scoring has {actual[call_id]!r:.300}, "
-                f"intake's events give {expected[call_id]!r:.300}",
-            )
+            differ = [
+                f"{name} {a!r:.80} where intake's events give {e!r:.80}"
+                for name, a, e in zip(CALL_FIELDS, actual[call_id], expected[call_id], strict=True)
+                if a != e
+            ]
+            v.violation(v.diverged, "scoring calls", f"{call_id}: " + "; ".join(differ))
     v.counts["calls"] = len(expected)
+
+
+# --- dead letters --------------------------------------------------------------------------
+
+
+async def check_dead_letters(settings: Settings, v: Verdict) -> None:
+    """Nothing is dead-lettered: the load sends only valid commands, so every event is good,
+    and a consumer that parks one under faults took an outage for a poison message."""
+    for rec in await read_to_end(settings, settings.deadletter_topic):
+        headers = {k: value.decode(errors="replace") for k, value in rec.headers}
+        v.violation(
+            v.lost,
+            "dead letters",
+            f"{headers.get('konkurs-dlq-consumer')} parked {headers.get('konkurs-event-type')} "
+            f"{headers.get('konkurs-event-id')}: {headers.get('konkurs-dlq-reason', '')[:300]}",
+        )
