@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -50,9 +53,8 @@ async def read_topic(
     return records
 
 
-async def dead_letter_count(settings: Settings) -> int:
-    """How many records the dead-letter topic of `settings` holds now (its end offsets)."""
-    topic = settings.deadletter_topic
+async def end_offsets(settings: Settings, topic: str) -> dict[TopicPartition, int]:
+    """The end offset of every partition of `topic` now."""
     # The admin client, because a consumer's partitions_for_topic knows only the topics it
     # has subscribed to (a consumer-based count of an unsubscribed topic is always 0).
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -62,12 +64,34 @@ async def dead_letter_count(settings: Settings) -> int:
     finally:
         await admin.close()
     partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-    assert partitions, "the dead-letter topic exists"
+    assert partitions, f"the topic {topic} exists"
     reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     await reader.start()
     try:
-        reader.assign(partitions)
-        await reader.seek_to_end(*partitions)
-        return sum([await reader.position(tp) for tp in partitions])
+        return dict(await reader.end_offsets(partitions))
     finally:
         await reader.stop()
+
+
+async def dead_letter_count(settings: Settings) -> int:
+    """How many records the dead-letter topic of `settings` holds now (its end offsets)."""
+    return sum((await end_offsets(settings, settings.deadletter_topic)).values())
+
+
+class Loop(Protocol):
+    """What runs until told to stop: a relay, a projector, a timer service."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+@contextlib.asynccontextmanager
+async def running(*loops: Loop) -> AsyncIterator[None]:
+    """Run `loops` in the background while the block runs; then stop them and wait for them
+    to end, so that an error one of them died of fails the test here."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(loop.run(stop)) for loop in loops]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)

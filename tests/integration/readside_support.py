@@ -5,9 +5,7 @@ projector to catch up."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -269,17 +267,6 @@ def projector(
         group_id=f"{settings.topic_prefix}.projection.{schema}",
         max_records=max_records,
     )
-
-
-@contextlib.asynccontextmanager
-async def projecting(p: Projector) -> AsyncIterator[asyncio.Task[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(p.run(stop))
-    try:
-        yield task
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 async def table_rows(pool: asyncpg.Pool, schema: str, table: str) -> list[asyncpg.Record]:

@@ -25,8 +25,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.timestamp_pb2 import Timestamp
-from helpers import dead_letter_count, read_topic
-from readside_support import Events, new_world, projecting, projector, wait_caught_up
+from helpers import dead_letter_count, read_topic, running
+from readside_support import Events, new_world, projector, wait_caught_up
 
 from konkurs.envelope.v1 import envelope_pb2
 from konkurs.intake.v1 import call_pb2, events_pb2
@@ -330,7 +330,7 @@ async def test_the_projector_parks_each_hostile_record_and_applies_the_good_ones
     await publish(s, records, key=b"one-partition")
 
     live = projector(s, pool, schema)
-    async with projecting(live):
+    async with running(live):
         await wait_caught_up(s, pool, schema, timeout=60)
 
     assert live.stats.dead_lettered == sum(r.poison for r in records)
@@ -361,7 +361,7 @@ async def test_the_projector_parks_an_envelope_with_a_time_out_of_range_instead_
     await publish(s, records, key=b"one-partition")
 
     live = projector(s, pool, schema)
-    async with projecting(live):
+    async with running(live):
         await wait_caught_up(s, pool, schema, timeout=15)
 
     assert live.stats.dead_lettered == 1

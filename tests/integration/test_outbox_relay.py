@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
-from helpers import event, meta, read_topic
+from helpers import event, meta, read_topic, running
 
 from konkurs_ops import stack
 from konkurs_platform.envelope import HEADER_EVENT_TYPE, decode_envelope
@@ -21,17 +19,6 @@ from konkurs_platform.outbox import OutboxRelay
 from konkurs_platform.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-@contextlib.asynccontextmanager
-async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Event]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
-        yield stop
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 def fresh_topic(settings: Settings) -> tuple[Settings, str]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from helpers import ACTOR, read_topic
+from helpers import ACTOR, end_offsets, read_topic, running
 
 from konkurs_ops import stack
 from konkurs_platform.deadletter import HEADER_REASON
@@ -85,21 +84,22 @@ class Counting:
         return row[0], row[1]
 
 
-@contextlib.asynccontextmanager
-async def projecting(projector: Projector) -> AsyncIterator[asyncio.Task[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(projector.run(stop))
-    try:
-        yield task
-    finally:
-        stop.set()
-        if not task.done():
-            await asyncio.wait_for(task, 30)
-
-
 async def wait_rows(model: Counting, n: int, timeout: float = 60) -> None:
     async with asyncio.timeout(timeout):
         while (await model.rows())[0] < n:
+            await asyncio.sleep(0.1)
+
+
+async def wait_at_end(p: Projector, pool: asyncpg.Pool, topic: str, timeout: float = 60) -> None:
+    """Wait until the projection's stored offsets reach the topic's end: every record was
+    applied (or parked) and committed, so nothing more can still arrive as a duplicate."""
+    end = await end_offsets(p.settings, topic)
+    async with asyncio.timeout(timeout):
+        while True:
+            async with pool.acquire() as conn:
+                stored = await p.offsets.load(conn)
+            if all(stored.get(tp, 0) >= offset for tp, offset in end.items()):
+                return
             await asyncio.sleep(0.1)
 
 
@@ -128,12 +128,13 @@ async def test_a_restarted_projection_resumes_from_its_stored_offsets(
     await model.create()
     name = f"counting-{uuid.uuid4().hex[:6]}"
     await produce(settings, topic, [envelope(n) for n in range(300)])
-    async with projecting(projector(settings, pool, topic, model, name)):
+    async with running(projector(settings, pool, topic, model, name)):
         await wait_rows(model, 300)
     await produce(settings, topic, [envelope(n) for n in range(300, 500)])
-    async with projecting(projector(settings, pool, topic, model, name)):
-        await wait_rows(model, 500)
-        await asyncio.sleep(1.0)  # would a second application show up?
+    again = projector(settings, pool, topic, model, name)
+    async with running(again):
+        # At the end, every record is committed: a second application would show now.
+        await wait_at_end(again, pool, topic)
     assert await model.rows() == (500, 500)
     async with pool.acquire() as conn:
         stored = await conn.fetchval(
@@ -161,9 +162,9 @@ async def test_a_projection_killed_mid_batch_applies_nothing_twice(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     model.slow = False
-    async with projecting(projector(settings, pool, topic, model, name)):
-        await wait_rows(model, 400)
-        await asyncio.sleep(1.0)
+    live = projector(settings, pool, topic, model, name)
+    async with running(live):
+        await wait_at_end(live, pool, topic)
     assert await model.rows() == (400, 400)
 
 
@@ -178,7 +179,7 @@ async def test_events_that_cannot_be_decoded_or_applied_go_to_the_dead_letter_to
     await model.create()
     values = [envelope(0), b"\xff not an envelope", envelope(1, b"explode"), envelope(2)]
     await produce(settings, topic, values)
-    async with projecting(projector(settings, pool, topic, model, f"dlq-{uuid.uuid4().hex[:6]}")):
+    async with running(projector(settings, pool, topic, model, f"dlq-{uuid.uuid4().hex[:6]}")):
         await wait_rows(model, 2)
     assert await model.rows() == (2, 2)
     parked = await read_topic(settings, settings.deadletter_topic, until=2)
@@ -206,8 +207,7 @@ async def test_a_projection_whose_database_fails_restarts_from_its_offsets_and_l
     await produce(settings, topic, [envelope(n) for n in range(300)])
     p = projector(settings, pool, topic, model, f"flaky-{uuid.uuid4().hex[:6]}")
     p.apply = per_event(flaky)
-    async with projecting(p):
-        await wait_rows(model, 300)
-        await asyncio.sleep(1.0)
+    async with running(p):
+        await wait_at_end(p, pool, topic)
     assert await model.rows() == (300, 300)
     assert p.stats.dead_lettered == 0

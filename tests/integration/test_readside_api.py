@@ -15,11 +15,11 @@ import asyncpg
 import httpx
 import pyarrow.parquet as pq
 import pytest
+from helpers import running
 from readside_support import (
     PRESS_RELEASE_2017,
     Events,
     new_world,
-    projecting,
     projector,
     publish,
     wait_caught_up,
@@ -76,7 +76,7 @@ async def world(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[World]:
     events.attach(amended, "letter.pdf")
     events.withdraw(withdrawn, "merged")
     await publish(s, events.published)
-    async with projecting(projector(s, pool, schema)):
+    async with running(projector(s, pool, schema)):
         await wait_caught_up(s, pool, schema)
     app = create_app(s, schema=schema)
     async with app.router.lifespan_context(app):

@@ -11,16 +11,8 @@ import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 from google.protobuf import struct_pb2
-from helpers import dead_letter_count
-from readside_support import (
-    Events,
-    new_world,
-    projecting,
-    projector,
-    publish,
-    table_rows,
-    wait_caught_up,
-)
+from helpers import dead_letter_count, running
+from readside_support import Events, new_world, projector, publish, table_rows, wait_caught_up
 
 from konkurs.intake.v1 import events_pb2
 from konkurs_platform.envelope import Actor, decode_envelope
@@ -83,7 +75,7 @@ async def test_events_with_nul_in_every_stored_text_field_are_projected_and_rebu
     await publish(world, events.published)
 
     live_projector = projector(world, pool, schema)
-    async with projecting(live_projector):
+    async with running(live_projector):
         await wait_caught_up(world, pool, schema)
         live = {t: await table_rows(pool, schema, t) for t in TABLES}
         report = await rebuild(world, pool, schema=schema)

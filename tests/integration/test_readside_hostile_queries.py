@@ -18,10 +18,11 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 import pytest
+from helpers import running
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from readside_support import Events, new_world, projecting, projector, publish, wait_caught_up
+from readside_support import Events, new_world, projector, publish, wait_caught_up
 
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
@@ -58,7 +59,7 @@ async def world(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[World]:
     events.amend(first, 2, "Renamed\x00cluster")
     events.withdraw(first, "merged\x00")
     await publish(s, events.published)
-    async with projecting(projector(s, pool, schema)):
+    async with running(projector(s, pool, schema)):
         await wait_caught_up(s, pool, schema)
     app = create_app(s, schema=schema)
     async with app.router.lifespan_context(app):

@@ -9,12 +9,11 @@ import uuid
 
 import asyncpg
 import pytest
-from helpers import read_topic
+from helpers import read_topic, running
 from readside_support import (
     Events,
     Stream,
     new_world,
-    projecting,
     projector,
     publish,
     table_rows,
@@ -66,8 +65,8 @@ async def test_every_event_is_applied_and_audited_exactly_once_through_crashes(
             await task
     await publish(world, events.published[100:] + duplicates)
     # Two processes of one consumer group share the partitions.
-    async with projecting(projector(world, pool, schema, max_records=7)):
-        async with projecting(projector(world, pool, schema, max_records=7)):
+    async with running(projector(world, pool, schema, max_records=7)):
+        async with running(projector(world, pool, schema, max_records=7)):
             await wait_caught_up(world, pool, schema)
 
     async with pool.acquire() as conn:
@@ -111,7 +110,7 @@ async def test_an_event_that_cannot_be_applied_is_dead_lettered_and_the_rest_app
     events.attach(good, "late.pdf")
     records = [*events.published[:2], ("junk", b"\xff not an envelope"), *events.published[2:]]
     await publish(world, records)
-    async with projecting(projector(world, pool, schema)):
+    async with running(projector(world, pool, schema)):
         await wait_caught_up(world, pool, schema)
 
     parked = await read_topic(world, world.deadletter_topic, until=2)
@@ -138,7 +137,7 @@ async def test_rows_are_the_same_whatever_the_batch_size(
     for max_records in (1, 2000):
         world, schema = await new_world(settings, pool)
         await publish(world, events.published)
-        async with projecting(projector(world, pool, schema, max_records=max_records)):
+        async with running(projector(world, pool, schema, max_records=max_records)):
             await wait_caught_up(world, pool, schema)
         rows.append(
             [await table_rows(pool, schema, t) for t in ("applications", "registration_journal")]

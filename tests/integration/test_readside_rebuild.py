@@ -6,15 +6,8 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from readside_support import (
-    Events,
-    new_world,
-    projecting,
-    projector,
-    publish,
-    table_rows,
-    wait_caught_up,
-)
+from helpers import running
+from readside_support import Events, new_world, projector, publish, table_rows, wait_caught_up
 
 from konkurs_platform.settings import Settings
 from konkurs_readside.projections import PROJECTIONS
@@ -48,7 +41,7 @@ async def test_rebuilt_read_models_equal_the_live_ones_row_for_row(
     # A duplicate publication, as the relay may make: the rebuild must skip it the same way.
     await publish(world, [*events.published, *events.published[:10]])
     progress: list[tuple[int, int]] = []
-    async with projecting(projector(world, pool, schema, max_records=50)):
+    async with running(projector(world, pool, schema, max_records=50)):
         await wait_caught_up(world, pool, schema)
         live = await snapshot(pool, schema)
         async with pool.acquire() as conn:
@@ -89,7 +82,7 @@ async def test_rebuilding_one_projection_swaps_only_its_tables(
     events.announce("rebuild")
     applications(events, 1, 5)
     await publish(world, events.published)
-    async with projecting(projector(world, pool, schema)):
+    async with running(projector(world, pool, schema)):
         await wait_caught_up(world, pool, schema)
     live = await snapshot(pool, schema)
     async with pool.acquire() as conn:

@@ -15,7 +15,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from google.protobuf.timestamp_pb2 import Timestamp
-from readside_support import OPERATOR, Events, new_world, projecting, projector, table_rows
+from helpers import running
+from readside_support import OPERATOR, Events, new_world, projector, table_rows
 from readside_support import wait_caught_up as wait_projected
 
 from konkurs.privacy.v1 import events_pb2 as privacy_pb2
@@ -443,7 +444,7 @@ async def told(settings: Settings, pool: asyncpg.Pool) -> tuple[Settings, str, S
     story = ScoringStory(f"scoring-{uuid.uuid4().hex[:8]}")
     await story.tell(pool)
     await publish(world, story.events.published)
-    async with projecting(projector(world, pool, schema, max_records=9)):
+    async with running(projector(world, pool, schema, max_records=9)):
         await wait_projected(world, pool, schema)
     return world, schema, story
 
@@ -546,7 +547,7 @@ async def test_a_redelivery_of_every_scoring_event_changes_nothing(
     # The relay publishes at least once: all of scoring's events once more, in order, seen
     # in later batches ...
     await publish(world, story.scoring_events)
-    async with projecting(projector(world, pool, schema, max_records=9)):
+    async with running(projector(world, pool, schema, max_records=9)):
         await wait_projected(world, pool, schema)
     assert await snapshot(pool, schema) == before
     async with pool.acquire() as conn:
@@ -557,7 +558,7 @@ async def test_a_redelivery_of_every_scoring_event_changes_nothing(
     # ... and in the very batch of the originals, where no stored row guards them yet.
     again, fresh = await new_world(settings, pool)
     await publish(again, story.events.published + story.scoring_events[::2])
-    async with projecting(projector(again, pool, fresh, max_records=5000)):
+    async with running(projector(again, pool, fresh, max_records=5000)):
         await wait_projected(again, pool, fresh)
     assert await snapshot(pool, fresh) == before
 
@@ -579,7 +580,7 @@ async def test_an_erased_expert_shows_erased_live_and_after_a_rebuild_equal_to_l
         ),
     )
     await publish(world, story.events.published[-1:])
-    async with projecting(projector(world, pool, schema)):
+    async with running(projector(world, pool, schema)):
         await wait_projected(world, pool, schema)
         live = await snapshot(pool, schema)
         names = {r["expert_id"]: r["name"] for r in live["experts"]}
@@ -607,7 +608,7 @@ async def test_a_panel_renewed_for_a_re_evaluation_keeps_its_declarations(
     before = len(story.events.published)
     story.assign(a1, "a")
     await publish(world, story.events.published[before:])
-    async with projecting(projector(world, pool, schema, max_records=9)):
+    async with running(projector(world, pool, schema, max_records=9)):
         await wait_projected(world, pool, schema)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(

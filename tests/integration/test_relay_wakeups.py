@@ -8,7 +8,7 @@ import uuid
 
 import asyncpg
 import pytest
-from helpers import event, meta, read_topic
+from helpers import event, meta, read_topic, running
 
 from konkurs_ops import stack
 from konkurs_platform.eventstore import RELAY_IDLE_LOCK, EventStore
@@ -61,9 +61,7 @@ async def test_a_relay_going_idle_between_concurrent_appends_publishes_every_eve
     # A poll interval beyond the test's patience: an event the relay missed going idle
     # would never be published.
     relay = OutboxRelay(settings, "scoring", batch_size=5, idle_timeout=3600)
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-    try:
+    async with running(relay):
         # Bursts with gaps let the relay go idle and busy again many times.
         for burst in range(20):
             await asyncio.gather(
@@ -71,7 +69,4 @@ async def test_a_relay_going_idle_between_concurrent_appends_publishes_every_eve
             )
             await asyncio.sleep(0.01 * (burst % 3))  # uneven pacing, not synchronisation
         records = await read_topic(settings, topic, until=160, timeout=60)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
     assert len({r.value for r in records}) == 160

@@ -12,12 +12,12 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from helpers import running
 
 from konkurs_platform.db import Connection, migrate, migrations_for
 from konkurs_platform.domain import Conflict, Decider
@@ -207,17 +207,6 @@ async def world(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[World]:
 
 def stream() -> str:
     return f"alarm-{uuid.uuid4()}"
-
-
-@asynccontextmanager
-async def running(*services: TimerService) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(s.run(stop)) for s in services]
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:

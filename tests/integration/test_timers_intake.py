@@ -8,13 +8,13 @@ here directly so that no other leader of the intake schema decides what the test
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from helpers import running
 
 from konkurs_intake.app.calls import Calls, call_stream
 from konkurs_intake.app.scheduler import CallCloser
@@ -127,9 +127,7 @@ async def test_a_running_call_clock_closes_a_call_when_the_moved_clock_reaches_i
     clocked: Clocked,
 ) -> None:
     call_id = await clocked.announce(timedelta(days=-1), timedelta(days=10), meta())
-    stop = asyncio.Event()
-    running = asyncio.create_task(clocked.closer.run(stop))
-    try:
+    async with running(clocked.closer):
 
         async def closed() -> bool:
             return bool(await clocked.closes(call_id))
@@ -138,6 +136,3 @@ async def test_a_running_call_clock_closes_a_call_when_the_moved_clock_reaches_i
         assert not await closed()
         clocked.clock.now += timedelta(days=10)
         await eventually(closed)
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, timeout=10)

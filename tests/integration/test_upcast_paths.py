@@ -10,8 +10,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from helpers import meta
-from readside_support import Events, new_world, projecting, projector, publish, table_rows
+from helpers import meta, running
+from readside_support import Events, new_world, projector, publish, table_rows
 from readside_support import wait_caught_up as caught_up_with
 
 from konkurs.intake.v1 import events_pb2
@@ -104,7 +104,7 @@ async def test_a_rebuild_over_mixed_versions_equals_the_read_models_of_new_versi
 
     new_world_settings, new_schema = await new_world(settings, pool)
     await publish(new_world_settings, new_only)
-    async with projecting(projector(new_world_settings, pool, new_schema)):
+    async with running(projector(new_world_settings, pool, new_schema)):
         await caught_up_with(new_world_settings, pool, new_schema)
     expected = await read_models(pool, new_schema)
     [submitted] = [r for r in expected["applications"] if r["registration_number"] == "TC-2017-001"]
@@ -112,7 +112,7 @@ async def test_a_rebuild_over_mixed_versions_equals_the_read_models_of_new_versi
 
     mixed_settings, mixed_schema = await new_world(settings, pool)
     await publish(mixed_settings, mixed)
-    async with projecting(projector(mixed_settings, pool, mixed_schema)):
+    async with running(projector(mixed_settings, pool, mixed_schema)):
         await caught_up_with(mixed_settings, pool, mixed_schema)
         assert await read_models(pool, mixed_schema) == expected
         await rebuild(mixed_settings, pool, schema=mixed_schema)
