@@ -11,7 +11,7 @@ PROTOS := $(shell find schemas -name '*.proto' 2>/dev/null)
 SCHEMA_PY := $(shell find schemas -name '*.py' 2>/dev/null)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv proto lint audit fmt test test-unit run stop clean logs status bench bench-scale
+.PHONY: help venv proto lint audit fmt test test-unit run stop clean logs status bench bench-scale chaos
 
 help:
 	@echo "make run    bring Kafka, PostgreSQL and every service up, load the 2017 programme"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint   ruff, mypy --strict, buf lint and buf breaking, the dependency audit"
 	@echo "make proto  generate the protobuf code into $(GEN)"
 	@echo "make bench  measure throughput and freshness beside raw baselines"
+	@echo "make chaos  SIGKILL every process, Kafka and PostgreSQL under load for DURATION s (600); SEED=N replays"
 	@echo "make bench-scale  how cost grows (SCALE_ARGS=\"--applications 100000\"; 1,000,000 by default)"
 
 venv: $(STAMP)
@@ -42,8 +43,8 @@ $(GEN)/.stamp: $(STAMP) $(PROTOS) $(SCHEMA_PY)
 	touch $@
 
 lint: proto audit
-	$(BIN)/ruff check services tests bench schemas
-	$(BIN)/ruff format --check services tests bench schemas
+	$(BIN)/ruff check services tests bench chaos schemas
+	$(BIN)/ruff format --check services tests bench chaos schemas
 	$(BIN)/mypy
 	bash schemas/buf.sh lint
 	bash schemas/buf.sh breaking
@@ -54,8 +55,8 @@ audit: $(STAMP)
 	$(BIN)/python -m konkurs_ops.dependency_audit $(AUDIT_ARGS)
 
 fmt: $(STAMP)
-	$(BIN)/ruff format services tests bench schemas
-	$(BIN)/ruff check --fix services tests bench schemas
+	$(BIN)/ruff format services tests bench chaos schemas
+	$(BIN)/ruff check --fix services tests bench chaos schemas
 
 test: proto
 	$(BIN)/konkurs stack fetch
@@ -78,6 +79,12 @@ logs:
 
 bench: proto $(VENV)/.bench-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+DURATION ?= 600
+
+chaos: proto
+	$(BIN)/konkurs stack fetch
+	$(BIN)/python -m chaos --seconds $(DURATION) $(if $(SEED),--seed $(SEED))
 
 bench-scale: proto $(VENV)/.bench-installed
 	$(BIN)/python -m bench.scale $(SCALE_ARGS)

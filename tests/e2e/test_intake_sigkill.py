@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ import pytest
 from helpers import read_topic
 from processes import wait_healthy
 
+from chaos.client import call_body, send_until_answered
 from konkurs_intake.api.bodies import content_json
 from konkurs_intake.demo import SKETCHES, content
 from konkurs_ops import stack
@@ -35,29 +37,6 @@ pytestmark = pytest.mark.integration
 
 BURST = 120
 APPLICATION = content_json(content(0, SKETCHES[0]))  # an Almaty (KZ-75) cluster
-
-
-def call_body(call_id: str, opens: datetime, closes: datetime) -> dict[str, Any]:
-    criterion = {"id": "strategy", "name": {"en": "Strategy"}, "weight": 100}
-    return {
-        "call_id": call_id,
-        "title": {"ru": "Отбор кластеров"},
-        "programme": "territorial-clusters",
-        "opens_at": opens.isoformat(),
-        "closes_at": closes.isoformat(),
-        "quota": 6,
-        "region_set": "current",
-        "regions": ["KZ-75"],
-        "eligibility": {
-            "min_participants": 3,
-            "min_sme_share_percent": 50,
-            "require_university_or_research": True,
-        },
-        "methodology": {
-            "criteria": [{**criterion, "kind": "expert", "threshold": 3}],
-            "overall_threshold": 60,
-        },
-    }
 
 
 Crash = Callable[[dict[str, Process]], Awaitable[None]]
@@ -86,27 +65,23 @@ async def burst_through(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             await wait_healthy(http, "/healthz")
             now = datetime.now(UTC)
-            body = call_body(call_id, now - timedelta(days=1), now + timedelta(days=10))
+            body = call_body(call_id, now - timedelta(days=1), now + timedelta(days=10), ["KZ-75"])
             assert (await http.post("/v1/calls", json=body, headers=operator)).status_code == 201
 
             async def submit(key: str) -> None:
-                while True:
-                    try:
-                        answer = await http.post(
-                            f"/v1/calls/{call_id}/applications",
-                            json=APPLICATION,
-                            headers={**regional, "Idempotency-Key": key},
-                        )
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.2)  # the server died: retry with the same key
-                        continue
-                    if answer.status_code == 201:
-                        acknowledged[key] = answer.json()
-                        return
-                    # Only a server that is going away may answer otherwise; a refusal is
-                    # a failure of the test, not something to retry forever.
-                    assert answer.status_code >= 500, answer.text
-                    await asyncio.sleep(0.2)
+                # A careful client: the same key (and correlation id) until an answer comes.
+                answer, _ = await send_until_answered(
+                    http,
+                    "POST",
+                    f"/v1/calls/{call_id}/applications",
+                    correlation_id=key,
+                    headers=regional,
+                    json=APPLICATION,
+                    idempotency_key=key,
+                    give_up_at=time.monotonic() + 120,
+                )
+                assert answer.status_code == 201, answer.text
+                acknowledged[key] = answer.json()
 
             # Keys are per caller: this call's keys must not be another test's.
             burst = asyncio.gather(*(submit(f"{call_id}-{i}") for i in range(BURST)))

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -370,3 +371,38 @@ async def test_the_projector_parks_an_envelope_with_a_time_out_of_range_instead_
             f"SELECT count(*) FROM {schema}.applications WHERE application_id = $1", kept
         )
     assert found == 1
+
+
+async def test_a_connection_broken_mid_operation_is_waited_out_not_dead_lettered(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    """Found by the chaos run: a PostgreSQL killed under the worker surfaces as asyncpg's
+    InternalClientError ("cannot switch to state ..."), which once parked a good CallClosed
+    and left scoring's copy of the call open for ever."""
+    s = await world(settings)
+    call_id = f"broken-{uuid.uuid4().hex[:8]}"
+    records = [
+        good(call_id, 1, events_pb2.CallAnnounced(call_id=call_id, call=definition(6))),
+        good(call_id, 2, events_pb2.CallClosed(call_id=call_id, closed_at=_ts(CLOSES_AT))),
+    ]
+    await publish(s, records, key=b"call")
+    effects = dict(IntakeCallEvents(PostgresCallBook("scoring")).effects())
+    failures = iter([asyncpg.InternalClientError("cannot switch to state 15")])
+    closing = effects[CALL_CLOSED]
+
+    async def flaky(conn: Any, envelope: Any) -> None:
+        if (failure := next(failures, None)) is not None:
+            raise failure
+        await closing(conn, envelope)
+
+    effects[CALL_CLOSED] = flaky
+    await react(
+        intake_records(s, len(records)),  # type: ignore[arg-type]
+        settings=s,
+        pool=pool,
+        schema="scoring",
+        consumer=CONSUMER,
+        effects=effects,
+    )
+    assert await known(pool, call_id) == (1, 6, CLOSES_AT)
+    assert await dead_letter_count(s) == 0

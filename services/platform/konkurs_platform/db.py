@@ -36,6 +36,19 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_LOCK = 0x6B6F6E6B
 
 
+# Failures of the database itself, never of an event or a command: a consumer waits them
+# out and never dead-letters a good event for them. A connection broken in the middle of an
+# operation surfaces as asyncpg's InternalClientError ("cannot switch to state ..."); a
+# server shutting down, restarting or out of connections as the last two.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
 OWNER_ROLE = "konkurs_owner"
 # The data keys of personal data (konkurs_platform.personal): a schema of its own, so that a
 # role holds the grant to open sealed values or is refused by PostgreSQL.

@@ -25,7 +25,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from konkurs_platform.db import Connection, check_schema_name
+from konkurs_platform.db import DATABASE_UNAVAILABLE, Connection, check_schema_name
 from konkurs_platform.deadletter import dead_letter
 from konkurs_platform.envelope import Envelope, EnvelopeError, decode_envelope
 from konkurs_platform.kafka import make_consumer, make_producer
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Failures of the database itself, not of the event: never a reason to dead-letter it.
-UNAVAILABLE = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+UNAVAILABLE = DATABASE_UNAVAILABLE
 
 DeadLetter = Callable[[ConsumerRecord, str], Awaitable[None]]
 # Applies a poll's records (none applied before, in consumption order) inside the caller's

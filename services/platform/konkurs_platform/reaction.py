@@ -52,7 +52,7 @@ import faust
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from konkurs_platform.db import Connection
+from konkurs_platform.db import DATABASE_UNAVAILABLE, Connection
 from konkurs_platform.deadletter import dead_letter
 from konkurs_platform.domain import DomainError
 from konkurs_platform.envelope import (
@@ -317,14 +317,7 @@ async def _react_retrying(
                 "lost a race, reacting again",
                 extra={"consumer": inbox.consumer, "error": repr(exc)},
             )
-        except (
-            OSError,
-            asyncpg.InterfaceError,
-            asyncpg.PostgresConnectionError,
-            # The server shutting down, restarting or out of connections: it comes back.
-            asyncpg.exceptions.OperatorInterventionError,
-            asyncpg.exceptions.InsufficientResourcesError,
-        ) as exc:
+        except DATABASE_UNAVAILABLE as exc:
             log.warning(
                 "database unreachable, retrying",
                 extra={"consumer": inbox.consumer, "error": repr(exc)},

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from konkurs_platform.db import Connection, check_schema_name
+from konkurs_platform.db import DATABASE_UNAVAILABLE, Connection, check_schema_name
 from konkurs_platform.domain import DomainError
 from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import ConcurrencyError, Metadata
@@ -129,6 +129,10 @@ class _Superseded(Exception):
     """The timer was rescheduled, cancelled or fired since the leader read it."""
 
 
+# What a leader waits out and tries again: the database away, or refusing the moment.
+_RETRIED: tuple[type[BaseException], ...] = (asyncpg.PostgresError, *DATABASE_UNAVAILABLE)
+
+
 class TimerService:
     """Fires the due timers of one service schema while it leads, until `stop` is set."""
 
@@ -179,7 +183,7 @@ class TimerService:
         while not stop.is_set():
             try:
                 await self._lead(stop)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _RETRIED as exc:
                 log.warning("timers lost PostgreSQL, retrying", extra={"error": repr(exc)})
                 await wait_any(stop, self._wake, 1.0)
 

@@ -49,7 +49,9 @@ def application_content_json(raw: bytes) -> dict[str, Any]:
 def _unknown_fields(msg: Message, at: str = "") -> list[tuple[str, str]]:
     """Fields the schema does not know, anywhere in `msg` (a client on a newer or wrong
     schema)."""
-    found = [(at, f"unknown field number {f.field_number}") for f in UnknownFieldSet(msg)]
+    unknown = UnknownFieldSet(msg)
+    # By index: the set is a sequence, but its type stubs declare no iteration.
+    found = [(at, f"unknown field number {unknown[i].field_number}") for i in range(len(unknown))]
     for descriptor, value in msg.ListFields():
         if descriptor.message_type is None:
             continue
