@@ -142,23 +142,39 @@ CALL = CallDefinition(
 
 @dataclass(frozen=True)
 class Sketch:
-    """An illustrative application: region, cluster name (ru), specialisation, a university."""
+    """An illustrative application: region, cluster name (ru), specialisation, its university
+    (None: the cluster has none), how many large enterprises it lists, and whether its
+    strategy document was uploaded with it."""
 
     region: str
     city: str
     name: str
     oked: tuple[str, ...]
-    university: str
+    university: str | None
+    large_enterprises: int = 1
+    strategy_uploaded: bool = True
 
 
 # The press release's distribution: Almaty city 4, South Kazakhstan 1, Akmola 2,
 # East Kazakhstan 3, Mangystau 1, Kostanay 2, Pavlodar 3, Karaganda 2, Almaty Region 1,
 # West Kazakhstan 1, Zhambyl 1.
+#
+# Three fail a rule of the call, as real applications do, so that screening shows it: the
+# pharmaceutical cluster is two large plants and three SMEs (a share of 42 % against the
+# call's 50 %), the Altai tourism cluster has no university or research partner, and the
+# Oral cluster's strategy was filed on paper at the regional office, not uploaded.
 SKETCHES = (
     Sketch("KZ-75", "Алматы", "ИТ-кластер Алматы", ("62010", "62020"), "КазНУ им. аль-Фараби"),
     Sketch("KZ-75", "Алматы", "Туристский кластер Алматы", ("79110", "55101"), "КазУМОиМЯ"),
     Sketch("KZ-75", "Алматы", "Пищевой кластер Алматы", ("10710", "10890"), "АТУ"),
-    Sketch("KZ-75", "Алматы", "Фармацевтический кластер Алматы", ("21200",), "КазНМУ"),
+    Sketch(
+        "KZ-75",
+        "Алматы",
+        "Фармацевтический кластер Алматы",
+        ("21200",),
+        "КазНМУ",
+        large_enterprises=2,
+    ),
     Sketch("KZ-51", "Шымкент", "Текстильный кластер Оңтүстік", ("13100", "14130"), "ЮКГУ"),
     Sketch(
         "KZ-11", "Кокшетау", "Зерновой кластер Акмолы", ("10611", "01110"), "КГУ им. Уалиханова"
@@ -166,7 +182,7 @@ SKETCHES = (
     Sketch("KZ-11", "Щучинск", "Туристский кластер Бурабай", ("55101", "79120"), "КГУ"),
     Sketch("KZ-63", "Усть-Каменогорск", "Кластер цветной металлургии", ("24430", "24420"), "ВКГТУ"),
     Sketch("KZ-63", "Усть-Каменогорск", "Мебельный кластер Шығыс", ("31090", "16100"), "ВКГУ"),
-    Sketch("KZ-63", "Риддер", "Туристский кластер Алтая", ("55101", "79120"), "ВКГТУ"),
+    Sketch("KZ-63", "Риддер", "Туристский кластер Алтая", ("55101", "79120"), None),
     Sketch("KZ-47", "Актау", "Нефтесервисный кластер Маңғыстау", ("09100", "33120"), "КГУТИ"),
     Sketch("KZ-39", "Костанай", "Автомобильный кластер Костаная", ("29100", "29320"), "КГУ"),
     Sketch("KZ-39", "Костанай", "Агропищевой кластер Қостанай", ("10110", "10510"), "КГУ"),
@@ -176,7 +192,14 @@ SKETCHES = (
     Sketch("KZ-35", "Караганда", "Горно-машиностроительный кластер", ("28920", "33120"), "КарГТУ"),
     Sketch("KZ-35", "Темиртау", "Кластер строительных материалов", ("23510", "23610"), "КарГТУ"),
     Sketch("KZ-19", "Талдыкорган", "Плодоовощной кластер Жетісу", ("10390", "01240"), "ЖГУ"),
-    Sketch("KZ-27", "Уральск", "Нефтегазовое машиностроение Орал", ("28140", "09100"), "ЗКАТУ"),
+    Sketch(
+        "KZ-27",
+        "Уральск",
+        "Нефтегазовое машиностроение Орал",
+        ("28140", "09100"),
+        "ЗКАТУ",
+        strategy_uploaded=False,
+    ),
     Sketch("KZ-31", "Тараз", "Химический кластер Тараз", ("20150", "20130"), "ТарГУ"),
 )
 
@@ -208,25 +231,25 @@ def strategy_document(n: int, sketch: Sketch) -> tuple[Document, bytes]:
 def content(n: int, sketch: Sketch) -> ApplicationContent:
     """The invented content of the `n`-th application."""
     serial = 1000 * (n + 1)
-    sme = ParticipantKind.SME
-    # 6 to 8 participants, at least half SMEs, with a university and the akimat's office.
-    kinds = (
-        ParticipantKind.LARGE_ENTERPRISE,
-        sme,
-        sme,
-        sme,
-        *(sme,) * (n % 3),
-        ParticipantKind.UNIVERSITY,
-        ParticipantKind.PUBLIC_BODY,
-    )
+    city = sketch.city
+    # Large enterprises, three to five SMEs, the university if any and the akimat's office:
+    # with one large enterprise and a university, 6 to 8 participants, at least half SMEs.
+    members = [
+        (ParticipantKind.LARGE_ENTERPRISE, f"АО «{city} Өнеркәсіп»"),
+        *(
+            (ParticipantKind.LARGE_ENTERPRISE, f"АО «{city} Өнеркәсіп-{k}»")
+            for k in range(2, sketch.large_enterprises + 1)
+        ),
+    ]
+    members += [
+        (ParticipantKind.SME, f"ТОО «{city} Серіктес-{i}»")
+        for i in range(len(members), len(members) + 3 + n % 3)
+    ]
+    if sketch.university:
+        members.append((ParticipantKind.UNIVERSITY, sketch.university))
+    members.append((ParticipantKind.PUBLIC_BODY, f"ГУ «Управление предпринимательства, {city}»"))
     participants = []
-    for i, kind in enumerate(kinds):
-        name = {
-            ParticipantKind.LARGE_ENTERPRISE: f"АО «{sketch.city} Өнеркәсіп»",
-            ParticipantKind.SME: f"ТОО «{sketch.city} Серіктес-{i}»",
-            ParticipantKind.UNIVERSITY: sketch.university,
-            ParticipantKind.PUBLIC_BODY: f"ГУ «Управление предпринимательства, {sketch.city}»",
-        }[kind]
+    for i, (kind, name) in enumerate(members):
         large = kind is ParticipantKind.LARGE_ENTERPRISE
         business = kind in (ParticipantKind.LARGE_ENTERPRISE, ParticipantKind.SME)
         participants.append(
@@ -242,11 +265,11 @@ def content(n: int, sketch: Sketch) -> ApplicationContent:
             )
         )
     coordinator = Organisation(demo_bin(16, 1 + n % 12, serial + 900), f"ОЮЛ «{sketch.name}»")
-    document, _ = strategy_document(n, sketch)
+    who = "предприятий, университета и акимата" if sketch.university else "предприятий и акимата"
     return ApplicationContent(
         cluster=Cluster(
             name=sketch.name,
-            description=f"Объединение предприятий, университета и акимата: {sketch.city}, "
+            description=f"Объединение {who}: {city}, "
             f"ОКЭД {', '.join(sketch.oked)}. Иллюстративная заявка.",
             region_code=sketch.region,
             specialisation=sketch.oked,
@@ -265,7 +288,7 @@ def content(n: int, sketch: Sketch) -> ApplicationContent:
             phone=f"+7 701 000 {n + 1:04d}",
             email=f"cluster{n + 1:02d}@example.kz",
         ),
-        documents=(document,),
+        documents=(strategy_document(n, sketch)[0],) if sketch.strategy_uploaded else (),
     )
 
 
@@ -291,8 +314,9 @@ async def load(pool: asyncpg.Pool, calls: Calls, applications: Applications) -> 
         async with pool.acquire() as conn, conn.transaction():
             if isinstance((await applications.load(application_id(n), conn)).state, Application):
                 continue
-            document, text = strategy_document(n, sketch)
-            await applications.store_document(conn, document, text)
+            if sketch.strategy_uploaded:
+                document, text = strategy_document(n, sketch)
+                await applications.store_document(conn, document, text)
             await applications.handle_submit_application(
                 Submission(application_id(n), CALL_ID, content(n, sketch), illustrative=True),
                 received_at(n),
