@@ -1,6 +1,7 @@
 """The 2017 programme's evaluation as demo data: intake's demo, scoring's reaction to its
 events (as the worker applies them), then scoring's demo, which waits for the screening;
-loaded twice, recorded once, and the ranking published for the eligible applications."""
+loaded twice, recorded once, three applications failing a rule of the call, one of them
+overridden to eligible, and the ranking published for the eligible applications."""
 
 from __future__ import annotations
 
@@ -19,12 +20,28 @@ from konkurs_platform.eventstore import EventStore
 from konkurs_platform.inbox import Inbox
 from konkurs_platform.settings import Settings
 from konkurs_scoring import demo
-from konkurs_scoring.bootstrap import SCHEMA, create_app, event_store, intake_reaction
+from konkurs_scoring.app import assignment
+from konkurs_scoring.bootstrap import (
+    SCHEMA,
+    create_app,
+    event_store,
+    intake_reaction,
+    screenings_of,
+)
 from konkurs_scoring.consumers.intake_events import CONSUMER
 
 pytestmark = pytest.mark.integration
 
 CALL_ID = "kz-clusters-2017"
+# Intake's demo: three applications fail one rule of the call each; the one whose strategy
+# was filed on paper is overridden to eligible, the other two stay ineligible.
+FAILED = {
+    ("min_sme_share_percent",): 1,
+    ("university_or_research",): 1,
+    ("required_documents",): 1,
+}
+INELIGIBLE = 2
+EVALUATED = demo.APPLICATIONS - INELIGIBLE
 
 
 async def deliver_intake_events(settings: Settings, pool: asyncpg.Pool) -> None:
@@ -68,17 +85,22 @@ async def loaded(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[int]:
         yield await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.events")
 
 
-async def test_the_2017_evaluation_is_loaded_once_and_publishes_the_ranking(
+async def test_the_2017_evaluation_screens_out_rule_failures_once_and_publishes_the_ranking(
     settings: Settings, pool: asyncpg.Pool, loaded: int
 ) -> None:
     await demo.load(settings)
+    screenings = screenings_of(assignment.build(event_store(pool, settings)))
     async with pool.acquire() as conn:
         assert await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.events") == loaded
         screening = await conn.fetch(
-            f"SELECT s.eligible, s.overridden FROM {SCHEMA}.screening s "
+            f"SELECT s.application_id, s.eligible, s.overridden FROM {SCHEMA}.screening s "
             f"JOIN {SCHEMA}.applications a USING (application_id) WHERE a.call_id = $1",
             CALL_ID,
         )
+        assessed = {
+            r["application_id"]: (await screenings.load(r["application_id"], conn)).state
+            for r in screening
+        }
         assignments = await conn.fetch(
             f"SELECT application_id, expert_id, declared, active, overdue, completed "
             f"FROM {SCHEMA}.assignments WHERE call_id = $1",
@@ -94,16 +116,29 @@ async def test_the_2017_evaluation_is_loaded_once_and_publishes_the_ranking(
             "AND done_at IS NULL AND stream_id = ANY($1::text[])",
             [f"assignment-{a['application_id']}" for a in assignments],
         )
-    # Screened: every application passes; two are overridden as ineligible on review.
+    # Screened by the call's rules: three fail one rule each, the others pass every rule; the
+    # one missing a document filed on paper is overridden to eligible, its failed assessment
+    # kept, and the two others stay ineligible.
     assert len(screening) == demo.APPLICATIONS
-    assert Counter((r["eligible"], r["overridden"]) for r in screening) == {
-        (True, False): demo.APPLICATIONS - demo.OVERRIDDEN,
-        (False, True): demo.OVERRIDDEN,
+    failed = {
+        a: tuple(r.rule for r in state.results if not r.passed) for a, state in assessed.items()
     }
-    # Three experts on each eligible application, declared and submitted, none overdue.
+    assert Counter(rules for rules in failed.values() if rules) == FAILED
+    overridden = [r["application_id"] for r in screening if r["overridden"]]
+    assert [failed[a] for a in overridden] == [("required_documents",)]
+    assert Counter((r["eligible"], r["overridden"]) for r in screening) == {
+        (True, False): demo.APPLICATIONS - len(FAILED),
+        (True, True): 1,
+        (False, False): INELIGIBLE,
+    }
+    ineligible = {r["application_id"] for r in screening if not r["eligible"]}
+    assert ineligible == {a for a, rules in failed.items() if rules} - set(overridden)
+    # Three experts on each eligible application, declared and submitted, none overdue; none
+    # on an ineligible one.
     active = [a for a in assignments if a["active"]]
     per_application = Counter(a["application_id"] for a in active)
-    assert len(per_application) == demo.APPLICATIONS - demo.OVERRIDDEN
+    assert len(per_application) == EVALUATED
+    assert not ineligible & {a["application_id"] for a in assignments}
     assert set(per_application.values()) == {3}
     assert all(a["declared"] == "no_conflict" and a["completed"] for a in active)
     assert not any(a["overdue"] for a in assignments)
@@ -114,8 +149,8 @@ async def test_the_2017_evaluation_is_loaded_once_and_publishes_the_ranking(
     types = Counter(e["event_type"].rsplit(".", 1)[1] for e in events)
     assert types["ConflictDeclared"] == 1
     assert types["ExpertRegistered"] == len(demo.POOL)
-    assert types["EligibilityOverridden"] == demo.OVERRIDDEN
-    assert types["EvaluationSubmitted"] == 3 * (demo.APPLICATIONS - demo.OVERRIDDEN)
+    assert types["EligibilityOverridden"] == 1
+    assert types["EvaluationSubmitted"] == 3 * EVALUATED
     # Three panels diverge: their rapporteurs record consensus reports.
     assert types["ConsensusRequired"] == types["ConsensusRecorded"] == 3
     assert types["RankingPublished"] == 1
@@ -151,7 +186,7 @@ async def test_the_2017_ranking_is_served_and_no_expert_evaluates_where_affiliat
     assert answer.status_code == 200, answer.text
     entries = answer.json()["entries"]
     assert [e["rank"] for e in entries] == list(range(1, len(entries) + 1))
-    assert len(entries) == demo.APPLICATIONS - demo.OVERRIDDEN
+    assert len(entries) == EVALUATED
     # The affiliated expert never evaluates the application of the organisation they served.
     async with pool.acquire() as conn:
         affiliated = await conn.fetchval(

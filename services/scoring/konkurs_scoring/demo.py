@@ -7,9 +7,11 @@ Then, at June 2017 times and through the same handlers the API calls:
 - an illustrative pool of twelve experts from seven regions registers (names invented and
   marked so; one expert once worked for a participant of the first application, so the hard
   rule keeps them off it);
-- every application passes the call's eligibility rules on its data, so the operator's
-  override is shown instead: two applications at exactly the 50 % SME share are found
-  ineligible on desk review, with the justification (the assessment stays in the history);
+- the worker's screening found three applications failing a rule of the call on their data
+  (an SME share below 50 %, no university or research partner, the strategy document
+  missing); the two that fail on substance stay ineligible, and the operator overrides the
+  third to eligible on desk review, with the justification (its strategy was filed on paper
+  before the deadline; the assessment stays in the history);
 - the automatic assignment gives each eligible application three experts;
 - the experts declare: one declares a conflict and is replaced by the same rules, the
   others (the replacement too) declare none;
@@ -72,11 +74,11 @@ POOL = (
 )
 # Worked for the coordinator of the first application (by registration number) until 2016.
 AFFILIATED = "expert-2017-05"
-SME_RULE = "min_sme_share_percent"
-OVERRIDDEN = 2
+DOCUMENTS_RULE = "required_documents"
 JUSTIFICATION = (
-    "Desk review: one SME's letter of commitment is an unsigned copy, so that SME does not "
-    "count and the share of SMEs falls below the call's {required} % (illustrative)."
+    "Desk review: the documents the screening found missing were filed on paper at the "
+    "regional office before the deadline, as the receipt in the case file shows, so the "
+    "application is complete (illustrative)."
 )
 CONFLICT = (
     "Until 2016 I advised the cluster's coordinator on its export strategy under contract "
@@ -129,7 +131,7 @@ async def load(settings: Settings) -> None:
         store = event_store(pool, settings, clock)
         assignments = assignment.build(store)
         await _register_experts(pool, Experts(store, assignments.experts), clock)
-        await _override(pool, assignments, applications, clock)
+        await _accept_paper_filings(pool, assignments, applications, clock)
         clock.now = ASSIGNED_AT
         async with pool.acquire() as conn, conn.transaction():
             await assignments.assign_call(conn, CALL_ID, _meta(OPERATOR), clock())
@@ -165,32 +167,30 @@ async def _first_application_bins(conn: Connection) -> tuple[str, ...]:
     return (row["coordinator_bin"],) if row else ()
 
 
-async def _override(
+async def _accept_paper_filings(
     pool: asyncpg.Pool,
     assignments: assignment.Assignments,
     applications: list[str],
     clock: DemoClock,
 ) -> None:
-    """The first two applications (by registration number) exactly at the SME share's limit
-    are found ineligible on desk review."""
+    """An application that failed only for documents not uploaded, which were filed on paper
+    in time, is found eligible on desk review."""
     screenings = screenings_of(assignments)
-    at_limit: list[tuple[str, str, bool]] = []
+    filed_on_paper: list[str] = []
     async with pool.acquire() as conn:
         for application_id in applications:
             state = (await screenings.load(application_id, conn)).state
-            rule = next((r for r in state.results if r.rule == SME_RULE), None)
-            if rule is not None and rule.passed and rule.found == rule.required:
-                at_limit.append((application_id, rule.required, state.overridden))
+            failed = [r.rule for r in state.results if not r.passed]
+            if failed == [DOCUMENTS_RULE] and not state.overridden:
+                filed_on_paper.append(application_id)
     clock.now = REVIEWED_AT
-    for application_id, required, overridden in at_limit[:OVERRIDDEN]:
-        if overridden:
-            continue
+    for application_id in filed_on_paper:
         async with pool.acquire() as conn, conn.transaction():
             await screenings.override(
                 conn,
                 application_id,
-                False,
-                JUSTIFICATION.format(required=required),
+                True,
+                JUSTIFICATION,
                 _meta(OPERATOR),
                 clock(),
             )
