@@ -6,8 +6,8 @@ Whatever the sequence, nothing but a `DomainError` (or one of its kinds) escapes
 hold: an aggregate's version grows by exactly the events returned, a refused or repeated
 command changes nothing, a closed call stays closed and takes no new definition, a call
 accepts applications only within its window, a withdrawn application never changes again,
-and an application keeps its call, number, region and coordinator for life. (Scoring has no
-decider yet: it keeps copies of intake's calls, fuzzed in the consumer tests.)
+and an application keeps its call, number, region and coordinator for life. (Scoring's and
+privacy's deciders are fuzzed in test_fuzz_scoring_deciders.py, with this file's helpers.)
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ from datetime import datetime
 
 from konkurs_platform.domain import Conflict, Decider, DomainError, FieldIssue
 
+# The least number of words of an erasure's reason.
+MIN_REASON_WORDS = 2
+
 
 @dataclass(frozen=True)
 class EraseSubject:
@@ -44,12 +47,13 @@ def subject_stream(subject_id: str) -> str:
 
 
 def decide(command: EraseSubject, state: Subject) -> Sequence[SubjectErased]:
-    """An erasure needs a reason, and happens once."""
-    if not command.reason.strip():
+    """An erasure needs a reason in words, and happens once."""
+    # One word ("requested", "gdpr") does not tell a later reader of the record why.
+    if len(command.reason.split()) < MIN_REASON_WORDS:
         raise DomainError(
             "reason-required",
             "An erasure records why.",
-            (FieldIssue("/reason", "must not be empty"),),
+            (FieldIssue("/reason", f"say why in at least {MIN_REASON_WORDS} words"),),
         )
     if state.erased:
         raise Conflict("already-erased", f"Subject {command.subject_id} is erased already.")
