@@ -1,14 +1,15 @@
 """Every consumer fed malformed and hostile records on the real broker (issue 13): scoring's
-reaction to intake's call events and the readside projector.
+reactions to intake's call events and to the commission's events, privacy's reaction to
+intake's events, and the readside projector.
 
-Between good events, intake's topic gets bytes that are no envelope, envelopes whose payload
+Between good events, the topic gets bytes that are no envelope, envelopes whose payload
 is garbage, envelopes whose header names another type or none, a type name of 100 KB,
 stream versions of 0, -1 and 2^63-1, and times out of protobuf's range. Each record that
 cannot be applied goes to the dead-letter topic with a reason (and the consumer's name);
 the consumer never stops or loops on it, and the good events around it are applied, so the
-copy does not silently diverge from what intake published.
+copy does not silently diverge from what the producer published.
 
-Scoring's reaction is the platform's `react` with scoring's effects, as its faust agent runs
+A reaction is the platform's `react` with its service's effects, as its faust agent runs
 it; here its stream is the topic's records read by a plain consumer, so that the test can
 end when they are all handled.
 """
@@ -28,7 +29,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import dead_letter_count, read_topic, running
 from readside_support import Events, new_world, projector, wait_caught_up
+from test_evaluation_ranking import open_call, scores
+from test_personal_data import phone, submit
 
+from konkurs.commission.v1 import events_pb2 as commission_pb2
 from konkurs.envelope.v1 import envelope_pb2
 from konkurs.intake.v1 import call_pb2, events_pb2
 from konkurs_ops import stack
@@ -36,8 +40,16 @@ from konkurs_platform.deadletter import HEADER_CONSUMER, HEADER_REASON
 from konkurs_platform.envelope import HEADER_EVENT_TYPE, Actor, Envelope, encode_envelope
 from konkurs_platform.reaction import react
 from konkurs_platform.settings import Settings
+from konkurs_privacy.adapters.intake_events import APPLICATION_AMENDED, APPLICATION_SUBMITTED
+from konkurs_privacy.adapters.postgres import PrivacyBook
+from konkurs_privacy.consumers import intake_events as privacy_reaction
 from konkurs_scoring.adapters.calls import PostgresCallBook
+from konkurs_scoring.adapters.codec_s2 import REOPENED
+from konkurs_scoring.adapters.commission_events import REEVALUATION_REQUESTED
 from konkurs_scoring.adapters.intake_events import CALL_AMENDED, CALL_ANNOUNCED, CALL_CLOSED
+from konkurs_scoring.app.ranking import evaluation_stream
+from konkurs_scoring.bootstrap import commission_reaction
+from konkurs_scoring.consumers import commission_events
 from konkurs_scoring.consumers.intake_events import CONSUMER, IntakeCallEvents
 
 pytestmark = pytest.mark.integration
@@ -115,20 +127,21 @@ def with_version(raw: bytes, version: int) -> bytes:
     return message.SerializeToString()
 
 
-async def publish(settings: Settings, records: Sequence[Record], key: bytes) -> None:
-    """Produce `records` in order to intake's topic, all on one key (one partition)."""
-    producer = AIOKafkaProducer(
+async def publish(
+    settings: Settings, records: Sequence[Record], key: bytes, producer: str = "intake"
+) -> None:
+    """Produce `records` in order to `producer`'s events topic, all on one key (one
+    partition)."""
+    kafka = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
     )
-    await producer.start()
+    await kafka.start()
     try:
         for r in records:
-            await producer.send(
-                settings.events_topic("intake"), r.value, key=key, headers=r.headers
-            )
-        await producer.flush()
+            await kafka.send(settings.events_topic(producer), r.value, key=key, headers=r.headers)
+        await kafka.flush()
     finally:
-        await producer.stop()
+        await kafka.stop()
 
 
 async def dead_letters(settings: Settings, consumer: str, count: int) -> list[dict[str, bytes]]:
@@ -168,10 +181,11 @@ class _Event:
     message: _Message
 
 
-async def intake_records(settings: Settings, count: int) -> AsyncIterator[_Event]:
-    """The first `count` records of intake's topic, as faust events; then the stream ends."""
+async def records_of(settings: Settings, producer: str, count: int) -> AsyncIterator[_Event]:
+    """The first `count` records of `producer`'s events topic, as faust events; then the
+    stream ends."""
     consumer = AIOKafkaConsumer(
-        settings.events_topic("intake"),
+        settings.events_topic(producer),
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
@@ -195,7 +209,7 @@ async def run_reaction(settings: Settings, pool: asyncpg.Pool, records: Sequence
     await publish(settings, records, key=b"call")
 
     await react(
-        intake_records(settings, len(records)),  # type: ignore[arg-type]
+        records_of(settings, "intake", len(records)),  # type: ignore[arg-type]
         settings=settings,
         pool=pool,
         schema="scoring",
@@ -289,6 +303,163 @@ async def test_a_call_event_without_a_type_header_is_parked_not_silently_skipped
     # Either applied (routed by the envelope) or parked: never lost without a trace.
     applied = await known(pool, call_id) == (1, 6, None)
     assert applied or len(await dead_letters(s, CONSUMER, 1)) == 1
+
+
+# --- scoring's reaction to the commission -------------------------------------------------
+
+# When the commission decided (the request's time) and when scoring's worker reopens.
+DECIDED = datetime(2017, 8, 18, 9, tzinfo=UTC)
+REOPENED_AT = datetime(2017, 8, 18, 9, 5, tzinfo=UTC)
+APPEAL_REASON = "Appeal upheld: the experts did not read the partners' letters of intent."
+
+
+def reevaluation(call_id: str, application_id: str, appeal_id: str) -> Record:
+    """A ReevaluationRequested as the commission publishes it."""
+    message = commission_pb2.ReevaluationRequested(
+        call_id=call_id,
+        application_id=application_id,
+        appeal_id=appeal_id,
+        reason=APPEAL_REASON,
+        decided_at=_ts(DECIDED),
+    )
+    return good(call_id, 1, message)
+
+
+async def test_scorings_commission_reaction_parks_each_hostile_record_and_reopens_around_it(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    s = await world(settings)
+    call = await open_call(pool, 2)
+    a, b = call.applications
+    for application_id in (a, b):
+        for expert in ("exp-1", "exp-2"):
+            await call.submit(application_id, expert, scores(3, 3))
+    first = reevaluation(call.call_id, a, "appeal-1")
+    request = commission_pb2.ReevaluationRequested
+    garbage = envelope(call.call_id, 1, REEVALUATION_REQUESTED, b"\xff\xff\xff\xff")
+    records = [
+        first,
+        Record(b"\xff\x00 not an envelope", typed(REEVALUATION_REQUESTED), poison=True),
+        Record(garbage, typed(REEVALUATION_REQUESTED), poison=True),
+        Record(with_version(first.value, 0), typed(REEVALUATION_REQUESTED), poison=True),
+        Record(with_version(first.value, -1), typed(REEVALUATION_REQUESTED), poison=True),
+        Record(with_time_out_of_range(first.value), typed(REEVALUATION_REQUESTED), poison=True),
+        # Another commission event labelled as a request: never applied as one.
+        Record(
+            envelope(call.call_id, 2, "konkurs.commission.v1.AppealFiled", b""),
+            typed(REEVALUATION_REQUESTED),
+            poison=True,
+        ),
+        # Requests scoring must refuse: empty, a NUL in the application id, an id of 100 KB.
+        replace(good(call.call_id, 3, request()), poison=True),
+        replace(reevaluation(call.call_id, a + "\x00", "appeal-3"), poison=True),
+        replace(reevaluation(call.call_id, "x" * 100_000, "appeal-4"), poison=True),
+        # Types no effect names are skipped unread, however long.
+        Record(first.value, typed("x" * 100_000)),
+        reevaluation(call.call_id, b, "appeal-2"),
+    ]
+
+    await publish(s, records, key=call.call_id.encode(), producer="commission")
+    reaction = commission_reaction(call.svc.store, pool, lambda: REOPENED_AT)
+    await asyncio.wait_for(
+        react(
+            records_of(s, "commission", len(records)),  # type: ignore[arg-type]
+            settings=s,
+            pool=pool,
+            schema="scoring",
+            consumer=commission_events.CONSUMER,
+            effects=reaction.effects(),
+        ),
+        120,
+    )
+
+    async with pool.acquire() as conn:
+        reopened = [
+            await conn.fetchval(
+                "SELECT count(*) FROM scoring.events WHERE event_type = $1 AND stream_id = $2",
+                REOPENED,
+                evaluation_stream(x),
+            )
+            for x in (a, b)
+        ]
+    assert reopened == [1, 1], "the good requests on both sides of the poison are applied"
+    poison = sum(r.poison for r in records)
+    parked = await dead_letters(s, commission_events.CONSUMER, poison)
+    assert len(parked) == poison and all(p[HEADER_REASON] for p in parked)
+
+
+# --- privacy's reaction to intake ---------------------------------------------------------
+
+
+async def test_privacys_reaction_parks_each_hostile_record_and_applies_the_good_ones_around_it(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    s = await world(settings)
+    call_id = f"hostile-{uuid.uuid4().hex[:8]}"
+    # Applications appended as intake appends them: their contacts sealed, with keys.
+    first, second, third = [await submit(pool, settings, phone()) for _ in range(3)]
+    submitted = [Record(encode_envelope(e), typed(APPLICATION_SUBMITTED)) for e in (first, second)]
+    records = [
+        good(call_id, 1, events_pb2.CallAnnounced(call_id=call_id, call=definition(6))),
+        submitted[0],
+        Record(b"\xff\x00 not an envelope", typed(APPLICATION_SUBMITTED), poison=True),
+        Record(
+            envelope(call_id, 2, APPLICATION_SUBMITTED, b"\xff\xff\xff\xff"),
+            typed(APPLICATION_SUBMITTED),
+            poison=True,
+        ),
+        Record(
+            envelope(call_id, 2, APPLICATION_AMENDED, b"\xff\xff\xff\xff"),
+            typed(APPLICATION_AMENDED),
+            poison=True,
+        ),
+        Record(envelope(call_id, 2, CALL_CLOSED, b"\xff\xff"), typed(CALL_CLOSED), poison=True),
+        Record(with_version(submitted[0].value, 0), typed(APPLICATION_SUBMITTED), poison=True),
+        Record(with_version(submitted[0].value, -1), typed(APPLICATION_SUBMITTED), poison=True),
+        Record(
+            with_time_out_of_range(submitted[0].value), typed(APPLICATION_SUBMITTED), poison=True
+        ),
+        # A submission labelled as the call's closing: never read as one.
+        Record(submitted[0].value, typed(CALL_CLOSED), poison=True),
+        Record(submitted[0].value, typed("x" * 100_000)),
+        # Without a header the envelope routes it; an absurd version is kept as published.
+        replace(submitted[1], headers=[]),
+        Record(with_version(encode_envelope(third), INT64_MAX), typed(APPLICATION_SUBMITTED)),
+        good(call_id, 2, events_pb2.CallClosed(call_id=call_id, closed_at=_ts(CLOSES_AT))),
+    ]
+
+    await publish(s, records, key=call_id.encode())
+    await asyncio.wait_for(
+        react(
+            records_of(s, "intake", len(records)),  # type: ignore[arg-type]
+            settings=s,
+            pool=pool,
+            schema="privacy",
+            consumer=privacy_reaction.CONSUMER,
+            effects=privacy_reaction.IntakeEvents(PrivacyBook("privacy")).effects(),
+        ),
+        120,
+    )
+
+    async with pool.acquire() as conn:
+        seen = await conn.fetch(
+            "SELECT stream_id, stream_version FROM privacy.subjects WHERE stream_id = ANY($1)",
+            [e.stream_id for e in (first, second, third)],
+        )
+        programme = await conn.fetchval(
+            "SELECT programme FROM privacy.calls WHERE call_id = $1", call_id
+        )
+        timers = await conn.fetch(
+            "SELECT purpose FROM privacy.timers WHERE stream_id = $1", f"call-{call_id}"
+        )
+    assert sorted((r["stream_id"], r["stream_version"]) for r in seen) == sorted(
+        [(first.stream_id, 1), (second.stream_id, 1), (third.stream_id, INT64_MAX)]
+    )
+    assert programme == "clusters"
+    assert [t["purpose"] for t in timers] == ["retention:contact"]
+    poison = sum(r.poison for r in records)
+    parked = await dead_letters(s, privacy_reaction.CONSUMER, poison)
+    assert len(parked) == poison and all(p[HEADER_REASON] for p in parked)
 
 
 # --- the readside projector ---------------------------------------------------------------
@@ -397,7 +568,7 @@ async def test_a_connection_broken_mid_operation_is_waited_out_not_dead_lettered
 
     effects[CALL_CLOSED] = flaky
     await react(
-        intake_records(s, len(records)),  # type: ignore[arg-type]
+        records_of(s, "intake", len(records)),  # type: ignore[arg-type]
         settings=s,
         pool=pool,
         schema="scoring",
