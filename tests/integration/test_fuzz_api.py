@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
+from test_evaluation_ranking import open_call
 from test_intake_applications import COORDINATOR, application, call_body
 from test_personal_data import contact_subject
 from test_privacy_api import known_subject
@@ -42,9 +43,7 @@ from konkurs_intake.bootstrap import create_app as create_intake
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
 from konkurs_privacy.bootstrap import create_app as create_privacy
-from konkurs_scoring.adapters.calls import PostgresCallBook
 from konkurs_scoring.bootstrap import create_app as create_scoring
-from konkurs_scoring.domain.calls import CallTerms
 
 pytestmark = pytest.mark.integration
 
@@ -131,15 +130,17 @@ async def intake(settings: Settings) -> AsyncIterator[Target]:
 
 @pytest.fixture(scope="module")
 async def scoring(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Target]:
-    call_id = f"fuzz-{uuid.uuid4().hex[:8]}"
-    terms = CallTerms(call_id, 1, datetime.now(UTC), 6, {"overall_threshold": 60}, b"")
-    async with pool.acquire() as conn:
-        await PostgresCallBook("scoring").keep(conn, terms)
+    # A closed call whose applications have panels (exp-1 and exp-2, declared), so that the
+    # fuzzer reaches screening, assignment and evaluation, not only their 404s; exp-1 has a
+    # token of its own, as an expert's subject is their expert id.
+    call = await open_call(pool, 2)
+    known = {"call_id": call.call_id, "application_id": call.applications[0], "expert_id": "exp-1"}
+    tokens = [*_tokens(settings), "Bearer " + mint_token(settings, Role.EXPERT, "exp-1")]
     app = create_scoring(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://scoring") as http:
-            yield Target("scoring", app, http, {"call_id": call_id}, _tokens(settings))
+            yield Target("scoring", app, http, known, tokens)
 
 
 @pytest.fixture(scope="module")
