@@ -8,9 +8,9 @@ on EU evaluations and the ESCA cluster labels), every application's content, and
 moments the applications were received.
 
 Everything is recorded through the historical-import path (events at their 2017 moments,
-`imported=True`, actor `demo-loader`). Ids are derived from the call and the application's
-place in the list, so a second load finds every stream in place and changes nothing; a
-load interrupted half-way completes the rest.
+`imported=True`, actor `demo-loader`), in one transaction: a second load finds the call in
+place and changes nothing, and a load interrupted half-way leaves nothing behind. Ids are
+derived from the call and the application's place in the list.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import asyncpg
 from konkurs_intake.app.applications import Applications, Submission
 from konkurs_intake.app.calls import Calls
 from konkurs_intake.domain.applications import (
-    Application,
     ApplicationContent,
     Cluster,
     CoFinancing,
@@ -303,17 +302,20 @@ def received_at(n: int) -> datetime:
 
 
 async def load(pool: asyncpg.Pool, calls: Calls, applications: Applications) -> None:
-    """Record the call, the 21 applications and the call's close, each once."""
+    """Record the call, the 21 applications and the call's close, once.
+
+    One transaction, because the announcement sets the intake clock's close timer, long due
+    in 2017's case: committed alone, the clock would close the call at once, dated today and
+    before the applications arrive. Committed with the loader's close, the timer finds the
+    call closed at its 2017 moment."""
     meta = Metadata(actor=ACTOR, correlation_id=f"demo-load:{CALL_ID}", imported=True)
     async with pool.acquire() as conn, conn.transaction():
-        if isinstance((await calls.load(CALL_ID, conn)).state, NoCall):
-            await calls.handle_announce_call(
-                AnnounceCall(CALL_ID, CALL, OPENS_AT, illustrative=True), meta, conn
-            )
-    for n, sketch in sorted(enumerate(SKETCHES), key=lambda item: received_at(item[0])):
-        async with pool.acquire() as conn, conn.transaction():
-            if isinstance((await applications.load(application_id(n), conn)).state, Application):
-                continue
+        if not isinstance((await calls.load(CALL_ID, conn)).state, NoCall):
+            return
+        await calls.handle_announce_call(
+            AnnounceCall(CALL_ID, CALL, OPENS_AT, illustrative=True), meta, conn
+        )
+        for n, sketch in sorted(enumerate(SKETCHES), key=lambda item: received_at(item[0])):
             if sketch.strategy_uploaded:
                 document, text = strategy_document(n, sketch)
                 await applications.store_document(conn, document, text)
@@ -323,6 +325,4 @@ async def load(pool: asyncpg.Pool, calls: Calls, applications: Applications) -> 
                 meta,
                 conn,
             )
-    async with pool.acquire() as conn, conn.transaction():
-        # Closing twice records one close: the intake clock may have been first.
         await calls.handle_close_call(CloseCall(CALL_ID, CLOSES_AT), meta, conn)
