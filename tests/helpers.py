@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -15,6 +15,8 @@ from aiokafka.structs import ConsumerRecord
 from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import Metadata, NewEvent
 from konkurs_platform.settings import Settings
+
+T = TypeVar("T")
 
 ACTOR = Actor(subject="tester", role="operator", organisation=None, region=None)
 
@@ -95,3 +97,16 @@ async def running(*loops: Loop) -> AsyncIterator[None]:
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], timeout: float = 10.0, every: float = 0.02
+) -> T:
+    """Wait until `check()` gives something true and return it; fail after `timeout` s."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not (value := await check()):
+                await asyncio.sleep(every)
+    except TimeoutError:
+        raise AssertionError(f"not true within {timeout} s: {check}") from None
+    return value

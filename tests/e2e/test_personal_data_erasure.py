@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from helpers import read_topic
+from helpers import eventually, read_topic
 from processes import wait_healthy
 
 from konkurs_ops.processes import KONKURS, Process, free_port, service_env
@@ -65,17 +65,6 @@ def system(settings: Settings, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def bearer(settings: Settings, role: Role) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(settings, role, f'e2e-{role.value}')}"}
-
-
-async def eventually(check: object, timeout: float = 60.0) -> object:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()  # type: ignore[operator]
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("not within the deadline")
-        await asyncio.sleep(0.2)
 
 
 async def konkurs(settings: Settings, home: str, *args: str) -> str:
@@ -132,7 +121,7 @@ async def test_an_erased_contact_is_gone_everywhere_the_record_stays_whole(
             seen = await readside.get(f"/v1/applications/{application_id}", headers=operator)
             return seen.json() if seen.status_code == 200 else None
 
-        before = await eventually(projected_contact)
+        before = await eventually(projected_contact, timeout=60, every=0.2)
         assert phone in str(before), "the operator sees the contact while the key exists"
 
         # In clear nowhere it is stored or published.
@@ -157,7 +146,7 @@ async def test_an_erased_contact_is_gone_everywhere_the_record_stays_whole(
             seen = await readside.get(f"/v1/applications/{application_id}", headers=operator)
             return seen.status_code == 200 and phone not in seen.text and ERASED in seen.text
 
-        await eventually(erased_in_read_model)
+        await eventually(erased_in_read_model, timeout=60, every=0.2)
         csv = await readside.get(
             "/v1/exports/applications.csv", params={"call_id": call_id}, headers=operator
         )

@@ -22,11 +22,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs_ops.processes import Process, service_env
 from konkurs_platform.envelope import HEADER_EVENT_TYPE, Actor, Envelope, encode_envelope
+from konkurs_platform.protobuf import to_timestamp
 from konkurs_platform.settings import Settings
 from konkurs_scoring.consumers.intake_events import CONSUMER
 
@@ -36,12 +36,6 @@ APPLICATIONS = 240
 # Every third application is amended once after it was submitted: two content versions.
 AMENDED = range(0, APPLICATIONS, 3)
 NOW = datetime(2030, 3, 1, 9, tzinfo=UTC)
-
-
-def ts(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def envelope(stream_id: str, version: int, message: Message) -> Envelope:
@@ -82,13 +76,13 @@ def call_events(call_id: str) -> list[Envelope]:
     announced = events_pb2.CallAnnounced(
         call_id=call_id,
         call=call_pb2.CallDefinition(
-            closes_at=ts(NOW - timedelta(days=1)),
+            closes_at=to_timestamp(NOW - timedelta(days=1)),
             quota=3,
             accepted_region_codes=["KZ-75"],
             eligibility=call_pb2.EligibilityRules(min_participants=3),
         ),
     )
-    closed = events_pb2.CallClosed(call_id=call_id, closed_at=ts(NOW - timedelta(days=1)))
+    closed = events_pb2.CallClosed(call_id=call_id, closed_at=to_timestamp(NOW - timedelta(days=1)))
     stream = f"call-{call_id}"
     return [envelope(stream, 1, announced), envelope(stream, 2, closed)]
 

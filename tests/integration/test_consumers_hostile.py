@@ -26,7 +26,6 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import dead_letter_count, read_topic, running
 from readside_support import Events, new_world, projector, wait_caught_up
 from test_evaluation_ranking import open_call, scores
@@ -38,6 +37,7 @@ from konkurs.intake.v1 import call_pb2, events_pb2
 from konkurs_ops import stack
 from konkurs_platform.deadletter import HEADER_CONSUMER, HEADER_REASON
 from konkurs_platform.envelope import HEADER_EVENT_TYPE, Actor, Envelope, encode_envelope
+from konkurs_platform.protobuf import to_timestamp
 from konkurs_platform.reaction import react
 from konkurs_platform.settings import Settings
 from konkurs_privacy.adapters.intake_events import APPLICATION_AMENDED, APPLICATION_SUBMITTED
@@ -68,16 +68,10 @@ class Record:
     poison: bool = False
 
 
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
 def definition(quota: int) -> call_pb2.CallDefinition:
     return call_pb2.CallDefinition(
         programme="clusters",
-        closes_at=_ts(CLOSES_AT),
+        closes_at=to_timestamp(CLOSES_AT),
         quota=quota,
         methodology=call_pb2.Methodology(
             criteria=[call_pb2.Criterion(id="cooperation", weight_percent=100, scale_max=5)],
@@ -244,7 +238,7 @@ async def test_scorings_reaction_parks_each_hostile_record_and_applies_the_good_
         # application events, which scoring does not keep.
         Record(announced.value, typed("x" * 100_000)),
         good(call_id, 2, amended),
-        good(call_id, 3, events_pb2.CallClosed(call_id=call_id, closed_at=_ts(CLOSES_AT))),
+        good(call_id, 3, events_pb2.CallClosed(call_id=call_id, closed_at=to_timestamp(CLOSES_AT))),
     ]
 
     await asyncio.wait_for(run_reaction(s, pool, records), 120)
@@ -320,7 +314,7 @@ def reevaluation(call_id: str, application_id: str, appeal_id: str) -> Record:
         application_id=application_id,
         appeal_id=appeal_id,
         reason=APPEAL_REASON,
-        decided_at=_ts(DECIDED),
+        decided_at=to_timestamp(DECIDED),
     )
     return good(call_id, 1, message)
 
@@ -425,7 +419,7 @@ async def test_privacys_reaction_parks_each_hostile_record_and_applies_the_good_
         # Without a header the envelope routes it; an absurd version is kept as published.
         replace(submitted[1], headers=[]),
         Record(with_version(encode_envelope(third), INT64_MAX), typed(APPLICATION_SUBMITTED)),
-        good(call_id, 2, events_pb2.CallClosed(call_id=call_id, closed_at=_ts(CLOSES_AT))),
+        good(call_id, 2, events_pb2.CallClosed(call_id=call_id, closed_at=to_timestamp(CLOSES_AT))),
     ]
 
     await publish(s, records, key=call_id.encode())
@@ -554,7 +548,7 @@ async def test_a_connection_broken_mid_operation_is_waited_out_not_dead_lettered
     call_id = f"broken-{uuid.uuid4().hex[:8]}"
     records = [
         good(call_id, 1, events_pb2.CallAnnounced(call_id=call_id, call=definition(6))),
-        good(call_id, 2, events_pb2.CallClosed(call_id=call_id, closed_at=_ts(CLOSES_AT))),
+        good(call_id, 2, events_pb2.CallClosed(call_id=call_id, closed_at=to_timestamp(CLOSES_AT))),
     ]
     await publish(s, records, key=b"call")
     effects = dict(IntakeCallEvents(PostgresCallBook("scoring")).effects())

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import running
 from readside_support import OPERATOR, Events, new_world, projector, table_rows
 from readside_support import wait_caught_up as wait_projected
@@ -32,6 +31,7 @@ from konkurs_platform.eventstore import NewEvent
 from konkurs_platform.personal.keystore import KeyStore
 from konkurs_platform.personal.sealing import ERASED, SEALED_PREFIX
 from konkurs_platform.personal.store import seal_payloads
+from konkurs_platform.protobuf import to_timestamp
 from konkurs_platform.settings import Settings
 from konkurs_readside.rebuild import rebuild
 
@@ -57,12 +57,6 @@ EXPERT_NAMES = {
 }
 # Which service publishes a stream, by the stream id's prefix.
 _SERVICES = {"call": "intake", "application": "intake", "erasure": "privacy"}
-
-
-def ts(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
 
 
 def exact(numerator: int, denominator: int = 1) -> evaluation_pb2.ExactScore:
@@ -184,8 +178,8 @@ class ScoringStory:
                 expert_id=self.expert_id(short),
                 mode=mode,
                 reason="automatic: least loaded (1 in the call), sector C",
-                assigned_at=ts(at),
-                due_at=ts(at + timedelta(days=14)),
+                assigned_at=to_timestamp(at),
+                due_at=to_timestamp(at + timedelta(days=14)),
             ),
         )
 
@@ -226,7 +220,7 @@ class ScoringStory:
                 round=round_,
                 expert_id=expert_id,
                 scores=scores(*half_points),
-                submitted_at=ts(self.at()),
+                submitted_at=to_timestamp(self.at()),
             ),
             self.expert(expert_id),
         )
@@ -235,7 +229,10 @@ class ScoringStory:
             self.emit(
                 f"assignment-{app}",
                 assignment_pb2.AssignmentCompleted(
-                    application_id=app, expert_id=expert_id, round=1, completed_at=ts(self.clock)
+                    application_id=app,
+                    expert_id=expert_id,
+                    round=1,
+                    completed_at=to_timestamp(self.clock),
                 ),
                 self.expert(expert_id),
             )
@@ -260,7 +257,7 @@ class ScoringStory:
                 fundable=overall >= 66,
                 expert_ids=[self.expert_id(x) for x in ("a", "b", "c")],
                 call_version=1,
-                finalised_at=ts(self.at()),
+                finalised_at=to_timestamp(self.at()),
             ),
             Actor(subject="scoring", role="system"),
         )
@@ -292,7 +289,7 @@ class ScoringStory:
                 tie_break=["criterion:strategy", "registration"],
                 entries=entries,
                 content_hash=f"{version:064x}",
-                published_at=ts(self.at()),
+                published_at=to_timestamp(self.at()),
             ),
             Actor(subject="scoring", role="system"),
         )
@@ -333,7 +330,7 @@ class ScoringStory:
         self.emit(
             f"assignment-{a3}",
             assignment_pb2.AssignmentOverdue(
-                application_id=a3, expert_id=self.expert_id("d"), due_at=ts(self.at())
+                application_id=a3, expert_id=self.expert_id("d"), due_at=to_timestamp(self.at())
             ),
             Actor(subject="scoring", role="system"),
         )
@@ -353,7 +350,7 @@ class ScoringStory:
                         criterion_id="strategy", lowest_half_points=2, highest_half_points=9
                     )
                 ],
-                required_at=ts(self.at()),
+                required_at=to_timestamp(self.at()),
             ),
             Actor(subject="scoring", role="system"),
         )
@@ -365,7 +362,7 @@ class ScoringStory:
                 round=1,
                 expert_id=self.expert_id("a"),
                 by_rule=True,
-                named_at=ts(self.at()),
+                named_at=to_timestamp(self.at()),
             ),
             Actor(subject="scoring", role="system"),
         )
@@ -378,7 +375,7 @@ class ScoringStory:
                 expert_id=self.expert_id("a"),
                 scores=scores(6, 8),
                 justification="The panel agreed the strategy is credible but thin.",
-                recorded_at=ts(self.at()),
+                recorded_at=to_timestamp(self.at()),
             ),
             self.expert(self.expert_id("a")),
         )
@@ -392,7 +389,7 @@ class ScoringStory:
                 round=1,
                 expert_id=self.expert_id("a"),
                 scores=scores(4, 4)[:1],
-                saved_at=ts(self.at()),
+                saved_at=to_timestamp(self.at()),
             ),
             self.expert(self.expert_id("a")),
         )
@@ -405,7 +402,7 @@ class ScoringStory:
                 round=2,
                 reason="Appeal upheld: the panel overlooked the export figures.",
                 appeal_id="appeal-1",
-                reopened_at=ts(self.at()),
+                reopened_at=to_timestamp(self.at()),
             ),
         )
         for short, points in (("a", (6, 6)), ("b", (6, 7)), ("c", (7, 6))):
@@ -576,7 +573,7 @@ async def test_an_erased_expert_shows_erased_live_and_after_a_rebuild_equal_to_l
     story.emit(
         f"erasure-{uuid.uuid4()}",
         privacy_pb2.SubjectErased(
-            subject_id=subject, reason="the expert asked", erased_at=ts(story.clock)
+            subject_id=subject, reason="the expert asked", erased_at=to_timestamp(story.clock)
         ),
     )
     await publish(world, story.events.published[-1:])

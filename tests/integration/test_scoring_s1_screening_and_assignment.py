@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.envelope import Actor, Envelope
 from konkurs_platform.inbox import Inbox
+from konkurs_platform.protobuf import to_timestamp
 from konkurs_platform.settings import Settings
 from konkurs_scoring.bootstrap import SCHEMA, create_app, event_store, intake_reaction
 from konkurs_scoring.consumers.intake_events import CONSUMER
@@ -32,12 +32,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def ts(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def envelope(stream: str, version: int, message: object) -> Envelope:
@@ -60,7 +54,7 @@ def call(call_id: str, *, blind: bool) -> events_pb2.CallAnnounced:
     return events_pb2.CallAnnounced(
         call_id=call_id,
         call=call_pb2.CallDefinition(
-            closes_at=ts(NOW),
+            closes_at=to_timestamp(NOW),
             quota=2,
             accepted_region_codes=["KZ-63", "KZ-75"],
             eligibility=call_pb2.EligibilityRules(min_participants=2),
@@ -133,7 +127,7 @@ async def test_screening_assignment_and_declarations_end_to_end_on_the_database(
         # One participant: fails the minimum.
         submitted(call_id, 4, "KZ-63", ["100000000007"]),
     ]
-    closed = events_pb2.CallClosed(call_id=call_id, closed_at=ts(NOW))
+    closed = events_pb2.CallClosed(call_id=call_id, closed_at=to_timestamp(NOW))
     events = [
         envelope(f"call-{call_id}", 1, call(call_id, blind=True)),
         *(envelope(f"application-{a.application_id}", 1, a) for a in apps[:3]),

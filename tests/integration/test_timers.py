@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from helpers import running
+from helpers import eventually, running
 
 from konkurs_platform.db import Connection, migrate, migrations_for
 from konkurs_platform.domain import Conflict, Decider
@@ -207,16 +207,6 @@ async def world(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[World]:
 
 def stream() -> str:
     return f"alarm-{uuid.uuid4()}"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Wait until `check()` holds; fail after `timeout` seconds."""
-    try:
-        async with asyncio.timeout(timeout):
-            while not await check():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"not true within {timeout} s: {check}") from None
 
 
 def leading(service: TimerService) -> Callable[[], Awaitable[bool]]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from helpers import running
+from helpers import eventually, running
 
 from konkurs_intake.app.calls import Calls, call_stream
 from konkurs_intake.app.scheduler import CallCloser
@@ -25,7 +25,7 @@ from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import EventStore, Metadata
 from konkurs_platform.settings import Settings
 from tests.helpers import meta
-from tests.integration.test_timers import MovableClock, eventually, leading
+from tests.integration.test_timers import MovableClock, leading
 
 pytestmark = pytest.mark.integration
 

@@ -39,10 +39,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Request
+from fastapi import FastAPI, Request
 from fastapi.routing import RouteContext, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
+from pydantic import StringConstraints
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match
@@ -416,11 +417,14 @@ def _too_large(limit: int) -> Problem:
 # Content types and versions
 
 
-# An id in a path (a call, an application, an expert): printable text of sensible length.
-# A control character can never name anything, and PostgreSQL refuses a NUL outright, so
-# such a path is a 422 naming the parameter, never a 500.
-ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
-IdPath = Annotated[str, Path(pattern=ID_PATTERN, min_length=1, max_length=200)]
+# An id in a path or a query (a call, an application, an expert, a stream): printable text
+# of sensible length. No C0 or C1 control character can name anything, and PostgreSQL
+# refuses a NUL outright, so such a value is a 422 naming the parameter, never a 500.
+MAX_ID_LENGTH = 200
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
+]
 
 
 def require_content_type(request: Request, allowed: Collection[str]) -> str:

@@ -14,14 +14,11 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-# No C0 or C1 control character: U+0000 cannot be stored, and no id needs the others.
-_PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
-MAX_ID_LENGTH = 200
+from konkurs_platform.web import Identifier
 
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=_PRINTABLE)
-]
-"""An id the read models store as given: a call id, an application id, a stream id."""
+# An id the read models store as given (a call id, an application id, a stream id): the
+# platform's rule for every service.
+__all__ = ["Cursor", "Identifier", "OkedCode", "RegionCode", "Status"]
 
 RegionCode = Annotated[str, StringConstraints(pattern=r"^KZ-[0-9]{2}$")]
 """An ISO 3166-2:KZ region code, e.g. KZ-75."""

@@ -17,7 +17,7 @@ from konkurs_platform.handler import Outcome
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_platform.ratelimit import limit_writes
 from konkurs_platform.service import command_metadata, command_problem, domain_problem, idempotent
-from konkurs_platform.web import IdPath, etag_for
+from konkurs_platform.web import Identifier, etag_for
 from konkurs_scoring.adapters.applications import content_view
 from konkurs_scoring.api.deps import Scoring, scoring
 from konkurs_scoring.domain.assignment import Panel, Plan, check_may_read_content
@@ -91,7 +91,7 @@ def _answer(outcome: Outcome[Panel], plan: Plan | None = None) -> JSONResponse:
     summary="Assign experts to every open seat of a call's eligible applications",
 )
 async def assign_call(
-    call_id: IdPath,
+    call_id: Identifier,
     request: Request,
     principal: Annotated[Principal, Depends(require(*OPERATORS))],
     service: Annotated[Scoring, Depends(scoring)],
@@ -118,7 +118,7 @@ async def assign_call(
     summary="The experts of an application, now and before",
 )
 async def application_assignments(
-    application_id: IdPath,
+    application_id: Identifier,
     service: Annotated[Scoring, Depends(scoring)],
     _: Annotated[Principal, Depends(require(*READERS))],
 ) -> JSONResponse:
@@ -135,7 +135,7 @@ async def application_assignments(
     summary="Assign an expert by hand",
 )
 async def assign_expert(
-    application_id: IdPath,
+    application_id: Identifier,
     body: AssignBody,
     principal: Annotated[Principal, Depends(require(*OPERATORS))],
     service: Annotated[Scoring, Depends(scoring)],
@@ -163,8 +163,8 @@ async def assign_expert(
     summary="Unassign an expert by hand",
 )
 async def unassign_expert(
-    application_id: IdPath,
-    expert_id: IdPath,
+    application_id: Identifier,
+    expert_id: Identifier,
     body: ReasonBody,
     principal: Annotated[Principal, Depends(require(*OPERATORS))],
     service: Annotated[Scoring, Depends(scoring)],
@@ -191,8 +191,8 @@ async def unassign_expert(
     summary="Give an overdue evaluation to another expert",
 )
 async def reassign_expert(
-    application_id: IdPath,
-    expert_id: IdPath,
+    application_id: Identifier,
+    expert_id: Identifier,
     body: ReasonBody,
     principal: Annotated[Principal, Depends(require(*OPERATORS))],
     service: Annotated[Scoring, Depends(scoring)],
@@ -219,7 +219,7 @@ async def reassign_expert(
     summary="Declare whether you have a conflict of interest",
 )
 async def declare(
-    application_id: IdPath,
+    application_id: Identifier,
     body: DeclarationBody,
     principal: Annotated[Principal, Depends(require(Role.EXPERT))],
     service: Annotated[Scoring, Depends(scoring)],
@@ -249,7 +249,7 @@ async def declare(
     summary="An application's content, as an assigned expert reads it",
 )
 async def application_content(
-    application_id: IdPath,
+    application_id: Identifier,
     request: Request,
     service: Annotated[Scoring, Depends(scoring)],
     principal: Annotated[Principal, Depends(require(Role.EXPERT, *READERS))],

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from konkurs_platform.auth import Principal, Role, require
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
-from konkurs_platform.web import IdPath
+from konkurs_platform.web import Identifier
 from konkurs_scoring.api.deps import Scoring, scoring
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
@@ -22,7 +22,7 @@ READERS = (Role.OPERATOR, Role.EXPERT, Role.AUDITOR, Role.ADMIN, Role.ANALYST)
     summary="The methodology scoring applies to a call, as learned from intake's events",
 )
 async def get_methodology(
-    call_id: IdPath,
+    call_id: Identifier,
     service: Annotated[Scoring, Depends(scoring)],
     _: Annotated[Principal, Depends(require(*READERS))],
 ) -> dict[str, Any]:

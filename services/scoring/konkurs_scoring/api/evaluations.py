@@ -21,7 +21,7 @@ from konkurs_platform.idempotency import IdempotencyStore
 from konkurs_platform.problems import problem_responses
 from konkurs_platform.ratelimit import TOO_MANY_REQUESTS, limit_writes
 from konkurs_platform.service import command_metadata, command_problem, idempotent
-from konkurs_platform.web import IdPath, etag_for, parse_if_match
+from konkurs_platform.web import Identifier, etag_for, parse_if_match
 from konkurs_scoring.app.evaluation import Evaluations
 from konkurs_scoring.domain.aggregation import CriterionScore
 from konkurs_scoring.domain.evaluation import Evaluation, expert_view
@@ -172,7 +172,7 @@ _WRITE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 412, 422, TOO_MANY_
     summary="An application's evaluation: an expert's own, or the whole for operators",
 )
 async def get_evaluation(
-    application_id: IdPath,
+    application_id: Identifier,
     principal: Annotated[Principal, Depends(require(Role.EXPERT, *OVERSEERS))],
     svc: Annotated[Evaluations, Depends(evaluations)],
 ) -> Response:
@@ -196,7 +196,7 @@ async def get_evaluation(
     summary="Save a draft of your evaluation",
 )
 async def save_draft(
-    application_id: IdPath,
+    application_id: Identifier,
     body: ScoresBody,
     principal: Annotated[Principal, Depends(require(Role.EXPERT))],
     svc: Annotated[Evaluations, Depends(evaluations)],
@@ -226,7 +226,7 @@ async def save_draft(
     summary="Submit your evaluation (then it is locked)",
 )
 async def submit_evaluation(
-    application_id: IdPath,
+    application_id: Identifier,
     body: ScoresBody,
     request: Request,
     principal: Annotated[Principal, Depends(require(Role.EXPERT))],
@@ -262,7 +262,7 @@ async def submit_evaluation(
     summary="Name the rapporteur who writes the consensus report",
 )
 async def name_rapporteur(
-    application_id: IdPath,
+    application_id: Identifier,
     body: RapporteurBody,
     principal: Annotated[Principal, Depends(require(Role.OPERATOR, Role.ADMIN))],
     svc: Annotated[Evaluations, Depends(evaluations)],
@@ -285,7 +285,7 @@ async def name_rapporteur(
     summary="Record the panel's consensus report (the rapporteur)",
 )
 async def record_consensus(
-    application_id: IdPath,
+    application_id: Identifier,
     body: ConsensusBody,
     request: Request,
     principal: Annotated[Principal, Depends(require(Role.EXPERT))],
@@ -318,7 +318,7 @@ async def record_consensus(
     summary="Reopen a final evaluation for a new round",
 )
 async def reopen_evaluation(
-    application_id: IdPath,
+    application_id: Identifier,
     body: ReopenBody,
     request: Request,
     principal: Annotated[Principal, Depends(require(Role.OPERATOR, Role.ADMIN))],

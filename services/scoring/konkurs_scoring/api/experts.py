@@ -16,7 +16,7 @@ from konkurs_platform.handler import Outcome
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_platform.ratelimit import limit_writes
 from konkurs_platform.service import command_metadata, command_problem, idempotent
-from konkurs_platform.web import IdPath, etag_for, parse_if_match
+from konkurs_platform.web import Identifier, etag_for, parse_if_match
 from konkurs_scoring.api.deps import Scoring, scoring
 from konkurs_scoring.domain.experts import (
     DeactivateExpert,
@@ -123,7 +123,7 @@ async def list_experts(
 
 @router.get("/{expert_id}", responses=problem_responses(401, 403, 404), summary="One expert")
 async def get_expert(
-    expert_id: IdPath,
+    expert_id: Identifier,
     request: Request,
     service: Annotated[Scoring, Depends(scoring)],
     principal: Annotated[Principal, Depends(require(*READERS, Role.EXPERT))],
@@ -141,7 +141,7 @@ async def get_expert(
 
 @router.put("/{expert_id}", responses=_WRITE_PROBLEMS, summary="Change an expert's profile")
 async def update_expert(
-    expert_id: IdPath,
+    expert_id: Identifier,
     body: ProfileBody,
     principal: Annotated[Principal, Depends(require(*REGISTRARS))],
     service: Annotated[Scoring, Depends(scoring)],
@@ -162,7 +162,7 @@ async def update_expert(
 
 @router.post("/{expert_id}:deactivate", responses=_WRITE_PROBLEMS, summary="Deactivate an expert")
 async def deactivate_expert(
-    expert_id: IdPath,
+    expert_id: Identifier,
     body: ReasonBody,
     principal: Annotated[Principal, Depends(require(*REGISTRARS))],
     service: Annotated[Scoring, Depends(scoring)],
@@ -183,7 +183,7 @@ async def deactivate_expert(
     summary="The applications assigned to an expert",
 )
 async def worklist(
-    expert_id: IdPath,
+    expert_id: Identifier,
     request: Request,
     service: Annotated[Scoring, Depends(scoring)],
     principal: Annotated[Principal, Depends(require(*READERS, Role.EXPERT))],

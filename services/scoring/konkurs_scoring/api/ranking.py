@@ -16,7 +16,7 @@ from konkurs_platform.idempotency import IdempotencyStore
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_platform.ratelimit import TOO_MANY_REQUESTS, limit_writes
 from konkurs_platform.service import command_metadata, command_problem, idempotent
-from konkurs_platform.web import IdPath, etag_for
+from konkurs_platform.web import Identifier, etag_for
 from konkurs_scoring.api.evaluations import evaluations
 from konkurs_scoring.app.evaluation import Evaluations
 from konkurs_scoring.domain.ranking import RankingPublished
@@ -73,7 +73,7 @@ def ranking_json(published: RankingPublished) -> dict[str, Any]:
     summary="The call's published ranking: the latest version, or the one asked for",
 )
 async def get_ranking(
-    call_id: IdPath,
+    call_id: Identifier,
     _: Annotated[Principal, Depends(require(*RANKING_READERS))],
     svc: Annotated[Evaluations, Depends(evaluations)],
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
@@ -95,7 +95,7 @@ async def get_ranking(
     summary="Publish the call's ranking now, if complete",
 )
 async def publish_ranking(
-    call_id: IdPath,
+    call_id: Identifier,
     request: Request,
     principal: Annotated[Principal, Depends(require(Role.OPERATOR, Role.ADMIN))],
     svc: Annotated[Evaluations, Depends(evaluations)],
@@ -124,7 +124,7 @@ async def publish_ranking(
     summary="Where the call's evaluations stand, and which await consensus",
 )
 async def consensus_status(
-    call_id: IdPath,
+    call_id: Identifier,
     _: Annotated[Principal, Depends(require(Role.OPERATOR, Role.ADMIN, Role.AUDITOR))],
     svc: Annotated[Evaluations, Depends(evaluations)],
 ) -> dict[str, Any]:
@@ -165,7 +165,7 @@ async def consensus_status(
     summary="Each expert's leniency beside their panels (analysis only)",
 )
 async def normalisation(
-    call_id: IdPath,
+    call_id: Identifier,
     _: Annotated[Principal, Depends(require(Role.OPERATOR, Role.ADMIN, Role.ANALYST))],
     svc: Annotated[Evaluations, Depends(evaluations)],
 ) -> dict[str, Any]:

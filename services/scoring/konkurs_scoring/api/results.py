@@ -10,7 +10,7 @@ from konkurs_platform.auth import Principal, Role, require
 from konkurs_platform.domain import DomainError
 from konkurs_platform.problems import FORBIDDEN, NOT_FOUND, Problem, problem_responses
 from konkurs_platform.service import command_problem
-from konkurs_platform.web import IdPath
+from konkurs_platform.web import Identifier
 from konkurs_scoring.api.evaluations import evaluations
 from konkurs_scoring.app.evaluation import Evaluations
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/applications", tags=["results"])
     summary="An application's final scores and the experts' comments, once ranked",
 )
 async def get_results(
-    application_id: IdPath,
+    application_id: Identifier,
     principal: Annotated[Principal, Depends(require(Role.APPLICANT, Role.OPERATOR, Role.ADMIN))],
     svc: Annotated[Evaluations, Depends(evaluations)],
 ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_platform.ratelimit import limit_writes
 from konkurs_platform.service import command_metadata, command_problem
-from konkurs_platform.web import IdPath, etag_for, parse_if_match
+from konkurs_platform.web import Identifier, etag_for, parse_if_match
 from konkurs_scoring.api.deps import Scoring, scoring
 from konkurs_scoring.domain.screening import Screening
 
@@ -54,7 +54,7 @@ def _view(state: Screening, version: int) -> dict[str, Any]:
     summary="The screening of a call's applications",
 )
 async def call_screening(
-    call_id: IdPath,
+    call_id: Identifier,
     service: Annotated[Scoring, Depends(scoring)],
     _: Annotated[Principal, Depends(require(*READERS))],
 ) -> dict[str, Any]:
@@ -72,7 +72,7 @@ async def call_screening(
     summary="An application's screening, rule by rule",
 )
 async def application_screening(
-    application_id: IdPath,
+    application_id: Identifier,
     service: Annotated[Scoring, Depends(scoring)],
     _: Annotated[Principal, Depends(require(*READERS))],
 ) -> JSONResponse:
@@ -91,7 +91,7 @@ async def application_screening(
     summary="Override an application's screening result",
 )
 async def override_screening(
-    application_id: IdPath,
+    application_id: Identifier,
     body: OverrideBody,
     principal: Annotated[Principal, Depends(require(Role.OPERATOR, Role.ADMIN))],
     service: Annotated[Scoring, Depends(scoring)],
