@@ -4,7 +4,8 @@ domain errors as problems, and `Idempotency-Key` around creating requests."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import asyncpg
 from aiokafka.client import AIOKafkaClient
@@ -97,6 +98,19 @@ def command_problem(error: Exception, if_match: int | None = None) -> Problem:
     if isinstance(error, ConcurrencyError):
         return version_conflict(if_match)
     raise error
+
+
+@contextmanager
+def refusals_as_problems(
+    if_match: int | None = None,
+    problem: Callable[[Exception, int | None], Problem] = command_problem,
+) -> Iterator[None]:
+    """Around a command: a domain refusal or a lost race leaves as its problem (`problem`
+    maps them; a service with its own catalogue of problem types passes its own)."""
+    try:
+        yield
+    except (DomainError, ConcurrencyError) as exc:
+        raise problem(exc, if_match) from exc
 
 
 async def idempotent(

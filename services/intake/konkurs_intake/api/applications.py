@@ -51,7 +51,6 @@ from konkurs_intake.domain.applications import Application, ApplicationState, Do
 from konkurs_platform.auth import Principal, Role, forbidden, require
 from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
-from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.problems import (
     NOT_FOUND,
     VALIDATION_FAILED,
@@ -60,7 +59,7 @@ from konkurs_platform.problems import (
     problem_responses,
 )
 from konkurs_platform.ratelimit import TOO_MANY_REQUESTS, limit_writes
-from konkurs_platform.service import command_metadata, idempotent
+from konkurs_platform.service import command_metadata, idempotent, refusals_as_problems
 from konkurs_platform.settings import Settings
 from konkurs_platform.web import etag_for, parse_if_match, require_content_type
 
@@ -234,12 +233,10 @@ async def submit_application(
     now = svc.clock()
 
     async def run(conn: Connection) -> Response:
-        try:
+        with refusals_as_problems(None, problem_of):
             outcome = await svc.applications.handle_submit_application(
                 submission, now, command_metadata(principal), conn, _scope(request, principal)
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise problem_of(exc) from exc
         return _answer(outcome.state, outcome.version, 201)
 
     return await idempotent(request, principal, svc.pool, svc.idempotency, run)
@@ -273,12 +270,10 @@ async def import_application(
     submission = Submission(application_id, call_id, body.application.domain(), body.illustrative)
 
     async def run(conn: Connection) -> Response:
-        try:
+        with refusals_as_problems(None, problem_of):
             outcome = await svc.applications.handle_submit_application(
                 submission, body.received_at, command_metadata(principal, imported=True), conn
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise problem_of(exc) from exc
         return _answer(outcome.state, outcome.version, 201)
 
     return await idempotent(request, principal, svc.pool, svc.idempotency, run)
@@ -381,7 +376,7 @@ async def amend_application(
     expected = _required_if_match(if_match)
     content = (await _read_body(request)).domain()
     async with svc.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems(expected, problem_of):
             outcome = await svc.applications.handle_amend_application(
                 str(application_id),
                 content,
@@ -391,8 +386,6 @@ async def amend_application(
                 expected,
                 _scope(request, principal),
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise problem_of(exc, expected) from exc
     return _answer(outcome.state, outcome.version)
 
 
@@ -416,7 +409,7 @@ async def withdraw_application(
     nothing."""
     expected = parse_if_match(if_match)
     async with svc.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems(expected, problem_of):
             outcome = await svc.applications.handle_withdraw_application(
                 str(application_id),
                 body.reason,
@@ -426,8 +419,6 @@ async def withdraw_application(
                 expected,
                 _scope(request, principal),
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise problem_of(exc, expected) from exc
     return _answer(outcome.state, outcome.version)
 
 
@@ -486,7 +477,7 @@ async def attach_document(
     sha256 = hashlib.sha256(content).hexdigest()
     document = Document(kind, filename, media_type, len(content), sha256)
     async with svc.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems(None, problem_of):
             outcome = await svc.applications.handle_attach_document(
                 str(application_id),
                 document,
@@ -496,8 +487,6 @@ async def attach_document(
                 conn,
                 _scope(request, principal),
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise problem_of(exc) from exc
     return JSONResponse(
         document_json(document),
         status_code=201,

@@ -30,11 +30,9 @@ from konkurs_intake.domain.calls import (
 )
 from konkurs_intake.domain.regions import RegionSet
 from konkurs_platform.auth import Principal, Role, authenticated, require
-from konkurs_platform.domain import DomainError
-from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.problems import Problem, problem_responses
 from konkurs_platform.ratelimit import TOO_MANY_REQUESTS, limit_writes
-from konkurs_platform.service import command_metadata, idempotent
+from konkurs_platform.service import command_metadata, idempotent, refusals_as_problems
 from konkurs_platform.web import etag_for, parse_if_match
 
 # Writes are limited per caller (429 with Retry-After); reads are not.
@@ -296,14 +294,12 @@ async def announce_call(
     now = svc.clock()
 
     async def run(conn: object) -> Response:
-        try:
+        with refusals_as_problems(None, problem_of):
             outcome = await svc.calls.handle_announce_call(
                 AnnounceCall(body.call_id, body.domain(), now),
                 command_metadata(principal),
                 conn,  # type: ignore[arg-type]
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise problem_of(exc) from exc
         return _json(_view(outcome.state, outcome.version, now), 201)
 
     response = await idempotent(request, principal, svc.pool, svc.idempotency, run)
@@ -331,12 +327,10 @@ async def amend_call(
     expected = parse_if_match(if_match)
     now = svc.clock()
     async with svc.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems(expected, problem_of):
             outcome = await svc.calls.handle_amend_call(
                 AmendCall(call_id, body.domain(), now), command_metadata(principal), conn, expected
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise problem_of(exc, expected) from exc
     svc.closer.wake()
     return _json(_view(outcome.state, outcome.version, now))
 

@@ -12,11 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from konkurs_platform.auth import Principal, Role, forbidden, require
 from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
-from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.handler import Outcome
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_platform.ratelimit import limit_writes
-from konkurs_platform.service import command_metadata, command_problem, domain_problem, idempotent
+from konkurs_platform.service import (
+    command_metadata,
+    domain_problem,
+    idempotent,
+    refusals_as_problems,
+)
 from konkurs_platform.web import Identifier, etag_for
 from konkurs_scoring.adapters.applications import content_view
 from konkurs_scoring.api.deps import Scoring, scoring
@@ -143,7 +147,7 @@ async def assign_expert(
     """Assign with a reason; the hard rules (affiliation, region, active, declared
     conflicts) hold as for the automatic assignment."""
     async with service.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems():
             outcome = await service.assignments.assign(
                 conn,
                 application_id,
@@ -152,8 +156,6 @@ async def assign_expert(
                 command_metadata(principal),
                 service.clock(),
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
     return _answer(outcome)
 
 
@@ -171,7 +173,7 @@ async def unassign_expert(
 ) -> Response:
     """Unassign with a reason; the seat stays open until assigned again."""
     async with service.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems():
             outcome = await service.assignments.unassign(
                 conn,
                 application_id,
@@ -180,8 +182,6 @@ async def unassign_expert(
                 command_metadata(principal),
                 service.clock(),
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
     return _answer(outcome)
 
 
@@ -199,7 +199,7 @@ async def reassign_expert(
 ) -> Response:
     """Only an overdue assignment; the replacement is chosen by the automatic rules."""
     async with service.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems():
             outcome, plan = await service.assignments.reassign(
                 conn,
                 application_id,
@@ -208,8 +208,6 @@ async def reassign_expert(
                 command_metadata(principal),
                 service.clock(),
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
     return _answer(outcome, plan)
 
 
@@ -228,7 +226,7 @@ async def declare(
     content to you; a conflict (say its nature) unassigns you and another expert is
     assigned by the same rules."""
     async with service.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems():
             outcome, plan = await service.assignments.declare(
                 conn,
                 application_id,
@@ -238,8 +236,6 @@ async def declare(
                 command_metadata(principal),
                 service.clock(),
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
     return _answer(outcome, plan if body.conflict else None)
 
 

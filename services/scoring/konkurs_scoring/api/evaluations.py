@@ -15,12 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from konkurs_platform.auth import Principal, Role, require
 from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
-from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.handler import Outcome
 from konkurs_platform.idempotency import IdempotencyStore
 from konkurs_platform.problems import problem_responses
 from konkurs_platform.ratelimit import TOO_MANY_REQUESTS, limit_writes
-from konkurs_platform.service import command_metadata, command_problem, idempotent
+from konkurs_platform.service import (
+    command_metadata,
+    command_problem,
+    idempotent,
+    refusals_as_problems,
+)
 from konkurs_platform.web import Identifier, etag_for, parse_if_match
 from konkurs_scoring.app.evaluation import Evaluations
 from konkurs_scoring.domain.aggregation import CriterionScore
@@ -206,7 +210,7 @@ async def save_draft(
     replaces it. Only you see it. Refused before you declare no conflict of interest."""
     expected = parse_if_match(if_match)
     async with svc.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems(expected):
             outcome = await svc.handle_save_draft(
                 conn,
                 application_id,
@@ -215,8 +219,6 @@ async def save_draft(
                 command_metadata(principal),
                 expected,
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc, expected) from exc
     return _expert_answer(outcome, principal, application_id)
 
 
@@ -240,7 +242,7 @@ async def submit_evaluation(
     expected = parse_if_match(if_match)
 
     async def run(conn: Connection) -> Response:
-        try:
+        with refusals_as_problems(expected):
             outcome = await svc.handle_submit_evaluation(
                 conn,
                 application_id,
@@ -249,8 +251,6 @@ async def submit_evaluation(
                 command_metadata(principal),
                 expected,
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc, expected) from exc
         return _expert_answer(outcome, principal, application_id)
 
     return await idempotent(request, principal, svc.pool, IdempotencyStore(svc.store.schema), run)
@@ -270,12 +270,10 @@ async def name_rapporteur(
     """Replace the rapporteur the rule named (the panel's first assigned expert) with another
     expert of the panel who submitted."""
     async with svc.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems():
             outcome = await svc.handle_name_rapporteur(
                 conn, application_id, body.expert_id, command_metadata(principal)
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
     return _answer(_overseer_json(outcome.state, application_id), outcome.version)
 
 
@@ -296,7 +294,7 @@ async def record_consensus(
     retry safe."""
 
     async def run(conn: Connection) -> Response:
-        try:
+        with refusals_as_problems():
             outcome = await svc.handle_record_consensus(
                 conn,
                 application_id,
@@ -305,8 +303,6 @@ async def record_consensus(
                 body.justification,
                 command_metadata(principal),
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
         return _expert_answer(outcome, principal, application_id)
 
     return await idempotent(request, principal, svc.pool, IdempotencyStore(svc.store.schema), run)
@@ -329,12 +325,10 @@ async def reopen_evaluation(
     round is final. Send `Idempotency-Key` to make a retry safe."""
 
     async def run(conn: Connection) -> Response:
-        try:
+        with refusals_as_problems():
             outcome = await svc.handle_reopen_evaluation(
                 conn, application_id, body.reason, "", command_metadata(principal)
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
         return _answer(_overseer_json(outcome.state, application_id), outcome.version)
 
     return await idempotent(request, principal, svc.pool, IdempotencyStore(svc.store.schema), run)

@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from konkurs_platform.auth import Principal, Role, forbidden, require
 from konkurs_platform.db import Connection
-from konkurs_platform.domain import DomainError
-from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.handler import Outcome
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_platform.ratelimit import limit_writes
-from konkurs_platform.service import command_metadata, command_problem, idempotent
+from konkurs_platform.service import (
+    command_metadata,
+    idempotent,
+    refusals_as_problems,
+)
 from konkurs_platform.web import Identifier, etag_for, parse_if_match
 from konkurs_scoring.api.deps import Scoring, scoring
 from konkurs_scoring.domain.experts import (
@@ -102,10 +104,8 @@ async def register_expert(
     command = RegisterExpert(body.expert_id, body.domain(), service.clock())
 
     async def run(conn: Connection) -> Response:
-        try:
+        with refusals_as_problems():
             outcome = await service.experts.handle(conn, command, command_metadata(principal))
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
         return _answer(outcome, 201)
 
     return await idempotent(request, principal, service.pool, service.idempotency, run)
@@ -151,12 +151,10 @@ async def update_expert(
     expected = parse_if_match(if_match)
     command = UpdateExpert(expert_id, body.domain(), service.clock())
     async with service.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems(expected):
             outcome = await service.experts.handle(
                 conn, command, command_metadata(principal), expected
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc, expected) from exc
     return _answer(outcome)
 
 
@@ -170,10 +168,8 @@ async def deactivate_expert(
     """No new assignment goes to the expert; current ones stay until changed by hand."""
     command = DeactivateExpert(expert_id, body.reason, service.clock())
     async with service.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems():
             outcome = await service.experts.handle(conn, command, command_metadata(principal))
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
     return _answer(outcome)
 
 

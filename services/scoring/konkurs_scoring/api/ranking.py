@@ -11,11 +11,15 @@ from fastapi.responses import JSONResponse
 from konkurs_platform.auth import Principal, Role, require
 from konkurs_platform.db import Connection
 from konkurs_platform.domain import DomainError
-from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.idempotency import IdempotencyStore
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_platform.ratelimit import TOO_MANY_REQUESTS, limit_writes
-from konkurs_platform.service import command_metadata, command_problem, idempotent
+from konkurs_platform.service import (
+    command_metadata,
+    command_problem,
+    idempotent,
+    refusals_as_problems,
+)
 from konkurs_platform.web import Identifier, etag_for
 from konkurs_scoring.api.evaluations import evaluations
 from konkurs_scoring.app.evaluation import Evaluations
@@ -105,12 +109,10 @@ async def publish_ranking(
     publishes no new version; an incomplete call is 409."""
 
     async def run(conn: Connection) -> Response:
-        try:
+        with refusals_as_problems():
             outcome = await svc.rankings.handle_publish_ranking(
                 conn, call_id, command_metadata(principal), svc.clock()
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc) from exc
         published = outcome.state.published
         assert published is not None
         return JSONResponse(ranking_json(published), headers={"ETag": etag_for(outcome.version)})

@@ -9,11 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from konkurs_platform.auth import Principal, Role, require
-from konkurs_platform.domain import DomainError
-from konkurs_platform.eventstore import ConcurrencyError
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_platform.ratelimit import limit_writes
-from konkurs_platform.service import command_metadata, command_problem
+from konkurs_platform.service import command_metadata, refusals_as_problems
 from konkurs_platform.web import Identifier, etag_for, parse_if_match
 from konkurs_scoring.api.deps import Scoring, scoring
 from konkurs_scoring.domain.screening import Screening
@@ -101,7 +99,7 @@ async def override_screening(
     history. An application made ineligible loses its experts."""
     expected = parse_if_match(if_match)
     async with service.pool.acquire() as conn, conn.transaction():
-        try:
+        with refusals_as_problems(expected):
             outcome = await service.screenings.override(
                 conn,
                 application_id,
@@ -111,8 +109,6 @@ async def override_screening(
                 service.clock(),
                 expected,
             )
-        except (DomainError, ConcurrencyError) as exc:
-            raise command_problem(exc, expected) from exc
     return JSONResponse(
         _view(outcome.state, outcome.version), headers={"ETag": etag_for(outcome.version)}
     )
