@@ -70,10 +70,8 @@ class ServiceSpec:
     relay: bool = False
     workers: tuple[Worker, ...] = ()
     # `run_projector(settings, stop: asyncio.Event) -> None`: projections of other services'
-    # events into this service's read models.
+    # events into this service's read models (the readside reads every service's events).
     projector: Ref | None = None
-    # The services whose events the projector reads.
-    projects: tuple[str, ...] = ()
     # `register_commands(subparsers) -> None`: extra `konkurs` subcommands the service adds
     # (argparse sub-parsers whose `func(settings, args)` runs the command).
     commands: Ref | None = None
@@ -98,9 +96,8 @@ class ServiceSpec:
 
     @property
     def consumes(self) -> tuple[str, ...]:
-        """Every service whose events this one reads, by a worker or the projector."""
-        names = [s for w in self.workers for s in w.consumes] + list(self.projects)
-        return tuple(dict.fromkeys(names))
+        """Every service whose events this one's workers read."""
+        return tuple(dict.fromkeys(s for w in self.workers for s in w.consumes))
 
     def processes(self) -> list[tuple[str, list[str]]]:
         """The long-running processes of this service: (process name, `konkurs` arguments)."""
