@@ -20,7 +20,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,7 +133,7 @@ async def take(conn: Connection, schema: str, key: Ed25519PrivateKey) -> Checkpo
         taken_at=datetime.now(UTC),
         key_id=key_id(key.public_key()),
     )
-    return Checkpoint(**{**unsigned.__dict__, "signature": key.sign(unsigned.signed_bytes())})
+    return replace(unsigned, signature=key.sign(unsigned.signed_bytes()))
 
 
 def append_to_file(path: Path, checkpoint: Checkpoint) -> None:
