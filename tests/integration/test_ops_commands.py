@@ -152,3 +152,17 @@ def test_a_service_added_outside_the_platform_is_run_and_migrated(
 
     # Its own table, and the platform's event store and outbox for its relay.
     assert {"toys", "events", "outbox"} <= asyncio.run(tables())
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(settings: Settings, tmp_path: Path) -> None:
+    """`konkurs services | head -1`: the pipe closes before the command has written all."""
+    proc = subprocess.Popen(
+        [KONKURS, "services"],
+        env=service_env(settings, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert b"Traceback" not in proc.stderr.read()

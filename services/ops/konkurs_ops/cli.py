@@ -406,7 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    args.func(Settings.from_env(), args)
+    try:
+        args.func(Settings.from_env(), args)
+        # Inside the `try`: a pipe's buffered output is written here, not at exit.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`konkurs services | head -1`): not an error of ours. Point
+        # stdout at /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
