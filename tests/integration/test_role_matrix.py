@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
 from konkurs_platform.spec import ServiceSpec, discover
+from tests.integration.roles import extensions
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +210,13 @@ PATH_VALUES = {
     # The expert token's subject below: an expert may read their own profile and worklist.
     "expert_id": "matrix-expert",
 }
+
+# Decisions written beside the routes they govern (tests/integration/roles/).
+for _module in extensions():
+    _overlap = MATRIX.keys() & _module.MATRIX.keys()
+    assert not _overlap, f"{_module.__name__} decides again on {sorted(_overlap)}"
+    MATRIX.update(_module.MATRIX)
+    PATH_VALUES.update(getattr(_module, "PATH_VALUES", {}))
 
 # The scope claims a token of each role needs.
 SCOPE = {

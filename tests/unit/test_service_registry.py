@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import subprocess
 import sys
@@ -105,6 +106,12 @@ def test_producers_come_before_their_consumers() -> None:
 def test_services_consuming_each_other_in_a_cycle_are_refused() -> None:
     with pytest.raises(ValueError, match="cycle"):
         in_dependency_order([_spec("a", "b"), _spec("b", "a")])
+
+
+def test_a_consumer_of_a_later_stage_names_what_it_comes_after_and_breaks_the_cycle() -> None:
+    scoring = dataclasses.replace(_spec("scoring", "intake", "commission"), after=("intake",))
+    specs = [_spec("commission", "scoring", "intake"), scoring, _spec("intake")]
+    assert [s.name for s in in_dependency_order(specs)] == ["intake", "scoring", "commission"]
 
 
 def test_a_reference_must_name_a_module_and_an_attribute() -> None:

@@ -85,6 +85,10 @@ class ServiceSpec:
     # "" nothing (sealed values stay sealed), "read" open them, "seal" also give a new data
     # subject its key, "erase" read and destroy keys.
     personal_data: Literal["", "read", "seal", "erase"] = ""
+    # The services whose demo (and start) come before this one's; by default every service it
+    # consumes. A service that also reacts to a later stage's events (scoring to the
+    # commission's re-evaluation requests) names the earlier ones only, which breaks the cycle.
+    after: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -98,6 +102,11 @@ class ServiceSpec:
     def consumes(self) -> tuple[str, ...]:
         """Every service whose events this one's workers read."""
         return tuple(dict.fromkeys(s for w in self.workers for s in w.consumes))
+
+    @property
+    def runs_after(self) -> tuple[str, ...]:
+        """The services to bring up, and load the demo of, before this one."""
+        return self.consumes if self.after is None else self.after
 
     def processes(self) -> list[tuple[str, list[str]]]:
         """The long-running processes of this service: (process name, `konkurs` arguments)."""
@@ -136,7 +145,7 @@ def in_dependency_order(specs: Iterable[ServiceSpec]) -> list[ServiceSpec]:
         ready = sorted(
             name
             for name, s in pending.items()
-            if not any(dep in pending and dep != name for dep in s.consumes)
+            if not any(dep in pending and dep != name for dep in s.runs_after)
         )
         if not ready:
             raise ValueError(f"services consume each other in a cycle: {sorted(pending)}")

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
+import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry, Gauge
 
+import konkurs_readside.api as api_package
 from konkurs_platform.db import check_schema_name, create_pool
 from konkurs_platform.service import kafka_check, postgres_check
 from konkurs_platform.settings import Settings
 from konkurs_platform.web import create_app as create_web_app
-from konkurs_readside.api import applications, audit, calls, scoring
 from konkurs_readside.positions import (
     end_offsets,
     event_partitions,
@@ -128,8 +131,17 @@ def create_app(settings: Settings, *, schema: str = SCHEMA) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.schema = schema
-    app.include_router(calls.router)
-    app.include_router(applications.router)
-    app.include_router(scoring.router)
-    app.include_router(audit.router)
+    for routes in api_modules():
+        app.include_router(routes.router)
     return app
+
+
+def api_modules() -> list[ModuleType]:
+    """Every module of `konkurs_readside.api` that defines a `router`, in name order: a new
+    read model's routes are one more module there, and nothing here names it."""
+    modules = []
+    for info in pkgutil.iter_modules(api_package.__path__):
+        module = importlib.import_module(f"{api_package.__name__}.{info.name}")
+        if isinstance(getattr(module, "router", None), APIRouter):
+            modules.append(module)
+    return modules

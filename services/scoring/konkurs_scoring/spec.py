@@ -21,6 +21,9 @@ SPEC = ServiceSpec(
     # An expert's name is sealed in the registry's events (a new expert gets a key), and
     # opened to answer the registry.
     personal_data="seal",
+    # The commission decides on scoring's rankings: it comes after scoring, even though
+    # scoring reacts to its re-evaluation requests.
+    after=("intake",),
     # After intake's: waits for the worker to screen the 2017 applications, then evaluates.
     demo=Ref("konkurs_scoring.demo:load"),
 )

@@ -2,24 +2,18 @@
 how to apply a batch of events to them.
 
 A projection's tables are what `konkurs projections rebuild NAME` rebuilds and swaps; a
-later service's read model is one more module registered in `PROJECTIONS`.
+later service's read model is one more module in this package.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
-from konkurs_readside.projections import (
-    applications,
-    assignments,
-    calls,
-    evaluations,
-    rankings,
-    screening,
-)
 
 ApplyBatch = Callable[[Connection, str, Sequence[Envelope]], Awaitable[None]]
 
@@ -42,21 +36,18 @@ class Projection:
     apply: ApplyBatch
 
 
-PROJECTIONS: dict[str, Projection] = {
-    p.name: p
-    for p in (
-        Projection("calls", calls.EVENT_TYPES, calls.TABLES, calls.apply_batch),
-        Projection(
-            "applications", applications.EVENT_TYPES, applications.TABLES, applications.apply_batch
-        ),
-        # Scoring's (issue 8).
-        Projection("screening", screening.EVENT_TYPES, screening.TABLES, screening.apply_batch),
-        Projection(
-            "assignments", assignments.EVENT_TYPES, assignments.TABLES, assignments.apply_batch
-        ),
-        Projection(
-            "evaluations", evaluations.EVENT_TYPES, evaluations.TABLES, evaluations.apply_batch
-        ),
-        Projection("rankings", rankings.EVENT_TYPES, rankings.TABLES, rankings.apply_batch),
-    )
-}
+def _discover() -> dict[str, Projection]:
+    """Every module of this package that defines `EVENT_TYPES`, `TABLES` and `apply_batch`
+    (named by its `NAME`, or the module's name), in name order: a new read model is one more
+    module here, and nothing else names it."""
+    found: dict[str, Projection] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if not all(hasattr(module, a) for a in ("EVENT_TYPES", "TABLES", "apply_batch")):
+            continue
+        name = getattr(module, "NAME", info.name)
+        found[name] = Projection(name, module.EVENT_TYPES, module.TABLES, module.apply_batch)
+    return found
+
+
+PROJECTIONS: dict[str, Projection] = _discover()
