@@ -18,6 +18,9 @@ What `create_app` gives a service:
 - `/healthz` (alive), `/readyz` (every ready check passes within `READY_TIMEOUT`), `/metrics`
   (Prometheus text, from a registry of the app's own, `app.state.metrics_registry`, where the
   service registers its own metrics too);
+- `/docs` (Swagger UI) and `/redoc` with their scripts, styles and icon served from the
+  package (`docs_assets/`, under `/docs/assets`), never from a CDN: government networks are
+  often closed, and there FastAPI's default pages stay blank;
 - `app.state.settings`, `app.state.service` and `app.state.token_verifier` (used by
   `konkurs_platform.auth`).
 
@@ -40,6 +43,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.routing import RouteContext, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
@@ -47,6 +51,7 @@ from pydantic import StringConstraints
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
 from konkurs_platform.auth import TokenVerifier
@@ -132,6 +137,9 @@ def create_app(
         version=version,
         description=f"{description}\n\n## Problem types\n\n{catalogue_markdown()}",
         lifespan=lifespan,
+        # Replaced by _add_docs_routes: FastAPI's own pages load their assets from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     registry = CollectorRegistry(auto_describe=True)
     app.state.settings = settings
@@ -140,6 +148,7 @@ def create_app(
     app.state.metrics_registry = registry
     install_problem_handlers(app)
     _add_operational_routes(app, registry, dict(ready_checks), dict(ready_details or {}))
+    _add_docs_routes(app)
     # add_middleware wraps what is already there: the last added runs first, so the request
     # middleware sees (and logs) the 413 the body limit answers.
     app.add_middleware(
@@ -197,6 +206,41 @@ def _add_operational_routes(
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# Swagger UI 5.35.0 (swagger-ui-dist) and Redoc 2.5.4, as their npm packages ship them, with
+# their licences beside them (docs_assets/README.md).
+DOCS_ASSETS = os.path.join(os.path.dirname(__file__), "docs_assets")
+DOCS_ASSETS_PATH = "/docs/assets"
+
+
+def _add_docs_routes(app: FastAPI) -> None:
+    """`/docs` and `/redoc`, loading nothing from outside the service."""
+    app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    favicon = f"{DOCS_ASSETS_PATH}/favicon-32x32.png"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=favicon,
+            # Swagger UI would otherwise ask validator.swagger.io to check the document.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS_PATH}/redoc.standalone.js",
+            redoc_favicon_url=favicon,
+            with_google_fonts=False,
+        )
 
 
 async def _run_detail(detail: ReadyDetail) -> Any:
