@@ -1,0 +1,1 @@
+"""The commission service: meetings with a quorum, recusals, votes within the quota, minutes, published decisions and appeals."""

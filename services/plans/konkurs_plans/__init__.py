@@ -1,0 +1,1 @@
+"""Plan tracking: development plans of the selected clusters, their versions, reports and overdue items."""
