@@ -1,0 +1,1 @@
+"""The commission's domain: compositions, meetings, minutes and appeals; pure."""
