@@ -113,8 +113,9 @@ def is_milestone_overdue(status: MilestoneStatus, due_on: date, today: date) -> 
 
 def is_report_overdue(submitted: bool, due_on: date, today: date) -> bool:
     """Whether a period's report is overdue on `today`: its due date (the period's end plus the
-    grace period) has passed and no report stands submitted or accepted (a returned report
-    that was not submitted again counts as not submitted)."""
+    grace period) has passed and no report on the period was submitted. `submitted` is whether
+    one ever was: a report returned with comments was still submitted in time, and its
+    resubmission is a correction, not a late report."""
     return not submitted and today > due_on
 
 
