@@ -20,6 +20,8 @@ is the legal record: a rebuild could only reproduce it, never improve it (see `a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -30,19 +32,31 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from konkurs_platform.db import Access, Connection, check_schema_name, migrate, migrations_for
+from konkurs_platform.db import (
+    Access,
+    Connection,
+    check_schema_name,
+    create_pool,
+    migrate,
+    migrations_for,
+)
+from konkurs_platform.envelope import Envelope
 from konkurs_platform.kafka import make_consumer
+from konkurs_platform.projection import UNAVAILABLE, decode_all
 from konkurs_platform.settings import Settings
 from konkurs_readside.positions import event_partitions, stored_offsets
 from konkurs_readside.projections import PROJECTIONS, Projection
 from konkurs_readside.projector import SCHEMA, project
 from konkurs_readside.spec import SPEC
+from konkurs_readside.storable import storable_envelope
 
 log = logging.getLogger(__name__)
 
 # Replay without the offset lock while more than this many events remain; the rest is
 # replayed while the live projector waits, which should take well under a second.
 SWAP_MARGIN = 2000
+# Events a batch of the replay gathers before the read models apply it.
+BATCH = 10_000
 
 Progress = Callable[[int, int], None]
 
@@ -74,17 +88,28 @@ def select_projections(names: Sequence[str] | None) -> list[Projection]:
 
 
 class _Replay:
-    """A group-less consumer on every event partition, applying into the rebuild schema."""
+    """A group-less consumer on every event partition, applying into the rebuild schema.
+
+    Fast where the live projector cannot be: the rebuild schema is private until the swap, so
+    a batch need not be atomic across read models, and each read model writes its share of a
+    large batch on a connection of its own, concurrently with the others (read models are
+    independent: each reads only its own tables, which a rebuild of one of them needs
+    anyway). An event one read model cannot apply must stay out of every read model, as it
+    does live: a batch in which any read model fails is rolled back everywhere and replayed
+    the live way, event by event (`project`).
+    """
 
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
+        writers: asyncpg.Pool,
         target: str,
         projections: Sequence[Projection],
         begin: dict[TopicPartition, int],
         progress: Progress | None,
     ) -> None:
         self.consumer = consumer
+        self.writers = writers
         self.target = target
         self.projections = projections
         self.begin = begin
@@ -107,11 +132,13 @@ class _Replay:
         self.unapplicable += 1
         log.debug("rebuild skips an event the read models cannot apply: %s", reason)
 
-    async def until(self, conn: Connection, targets: dict[TopicPartition, int]) -> None:
-        """Replay every partition up to (not including) its offset in `targets`."""
-        while self.remaining(targets) > 0:
-            polled = await self.consumer.getmany(timeout_ms=500, max_records=5000)
-            batch: list[ConsumerRecord] = []
+    async def _poll(self, targets: dict[TopicPartition, int]) -> list[ConsumerRecord]:
+        """The next records below `targets`, up to `BATCH` of them: several polls' worth,
+        since a poll returns what one fetch brought (a few dozen records a partition), and
+        every batch costs the read models a few round trips whatever its size."""
+        batch: list[ConsumerRecord] = []
+        while len(batch) < BATCH and self.remaining(targets) > 0:
+            polled = await self.consumer.getmany(timeout_ms=500, max_records=BATCH - len(batch))
             for tp, records in sorted(polled.items()):
                 stop = targets.get(tp, 0)
                 wanted = [r for r in records if r.offset < stop]
@@ -127,16 +154,57 @@ class _Replay:
                     # Offsets need not be contiguous (transaction markers): trust the consumer.
                     position = await self.consumer.position(tp)
                     self.positions[tp] = max(self.positions[tp], min(position, targets[tp]))
+            if not polled:
+                break
+        return batch
+
+    async def _apply_concurrently(self, envelopes: Sequence[Envelope]) -> bool:
+        """Each read model's events of `envelopes` in a transaction of its own, all at once;
+        committed only if every read model applied its share (True), else rolled back."""
+        shares = [
+            (p, [e for e in envelopes if e.event_type in p.event_types]) for p in self.projections
+        ]
+        async with contextlib.AsyncExitStack() as stack:
+            work = []
+            for p, events in shares:
+                if events:
+                    conn = await stack.enter_async_context(self.writers.acquire())
+                    transaction = conn.transaction()
+                    await transaction.start()
+                    work.append((transaction, conn, p, events))
+            # An exception past here releases the connections mid-transaction, and the pool
+            # rolls them back.
+            results = await asyncio.gather(
+                *(p.apply(conn, self.target, events) for _, conn, p, events in work),
+                return_exceptions=True,
+            )
+            for r in results:
+                if isinstance(r, UNAVAILABLE):
+                    raise r
+            refused = any(isinstance(r, BaseException) for r in results)
+            for transaction, *_ in work:
+                await (transaction.rollback() if refused else transaction.commit())
+        return not refused
+
+    async def until(self, conn: Connection, targets: dict[TopicPartition, int]) -> None:
+        """Replay every partition up to (not including) its offset in `targets`."""
+        while self.remaining(targets) > 0:
+            batch = await self._poll(targets)
             if batch:
-                async with conn.transaction():
-                    await project(
-                        conn,
-                        self.target,
-                        batch,
-                        self.projections,
-                        dead_letter=self._skip,
-                        with_audit=False,
-                    )
+                decoded = await decode_all(batch, self._skip)
+                if not await self._apply_concurrently(
+                    [storable_envelope(envelope) for _, envelope in decoded]
+                ):
+                    log.info("a read model refused an event of the batch; replaying it live")
+                    async with conn.transaction():
+                        await project(
+                            conn,
+                            self.target,
+                            [rec for rec, _ in decoded],
+                            self.projections,
+                            dead_letter=self._skip,
+                            with_audit=False,
+                        )
                 self.events += len(batch)
             self.report(targets)
 
@@ -160,13 +228,15 @@ async def rebuild(
     async with pool.acquire() as conn:
         await migrate(conn, target, migrations_for(SPEC), Access.of(SPEC))
     # No group: the replay must not join (and rebalance) the live projector's group.
-    consumer = make_consumer(settings, group_id=None, max_poll_records=5000)
+    consumer = make_consumer(settings, group_id=None, max_poll_records=BATCH)
+    # One connection per read model, so that they write concurrently (see `_Replay`).
+    writers = await create_pool(settings, max_size=len(projections))
     await consumer.start()
     try:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         begin = {tp: await consumer.position(tp) for tp in partitions}
-        replay = _Replay(consumer, target, projections, begin, progress)
+        replay = _Replay(consumer, writers, target, projections, begin, progress)
         async with pool.acquire() as conn:
             while True:
                 targets = await stored_offsets(conn, schema)
@@ -185,6 +255,7 @@ async def rebuild(
             await conn.execute(f"DROP SCHEMA {retired} CASCADE")
     finally:
         await consumer.stop()
+        await writers.close()
         async with pool.acquire() as conn:
             await conn.execute(f"DROP SCHEMA IF EXISTS {target} CASCADE")
     seconds = time.monotonic() - started

@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
-
 from konkurs.intake.v1 import application_pb2, events_pb2
 from konkurs.privacy.v1 import events_pb2 as privacy_pb2
 from konkurs_platform.db import Connection
@@ -31,6 +29,7 @@ from konkurs_platform.envelope import Envelope
 from konkurs_platform.personal.keystore import KeyStore
 from konkurs_platform.personal.sealing import ERASED
 from konkurs_platform.personal.store import open_payloads
+from konkurs_readside.projections.rows import message_json
 from konkurs_readside.storable import decode_storable
 
 APPLICATION_SUBMITTED = events_pb2.ApplicationSubmitted.DESCRIPTOR.full_name
@@ -105,7 +104,7 @@ class _Changes:
 
 def content_json(content: application_pb2.ApplicationContent) -> dict[str, Any]:
     """The content in protobuf's JSON mapping (field names as in the .proto)."""
-    return MessageToDict(content, preserving_proto_field_name=True)
+    return message_json(content)
 
 
 def _content_columns(content: application_pb2.ApplicationContent) -> dict[str, Any]:
@@ -162,8 +161,19 @@ def _revision(row: dict[str, Any], e: Envelope) -> tuple[Any, ...]:
         e.occurred_at,
         e.actor.subject,
         e.actor.role,
-        json.dumps(row["content"]),
+        _content_text(row),
     )
+
+
+def _content_text(row: dict[str, Any]) -> str:
+    """The row's content as JSON text, encoded once though the row and its revision both
+    store it (the cache holds the content object it was made from: a change replaces it)."""
+    content = row["content"]
+    cached = row.get("_content_text")
+    if cached is None or cached[0] is not content:
+        cached = row["_content_text"] = (content, json.dumps(content))
+    text: str = cached[1]
+    return text
 
 
 def _fold(changes: _Changes, e: Envelope, msg: Any) -> None:
@@ -206,7 +216,7 @@ def _fold(changes: _Changes, e: Envelope, msg: Any) -> None:
             row.update(status=WITHDRAWN, withdrawn_at=e.occurred_at, withdrawal_reason=msg.reason)
             entry, detail = "withdrawn", msg.reason
         else:
-            document = MessageToDict(msg.document, preserving_proto_field_name=True)
+            document = message_json(msg.document)
             row["content"] = {**row["content"]}
             row["content"]["documents"] = [*row["content"].get("documents", []), document]
             row["document_count"] += 1
@@ -303,7 +313,7 @@ async def _apply_application_events(
                 WHERE {schema}.applications.stream_version < excluded.stream_version""",
             [
                 tuple(
-                    json.dumps(changes.rows[i][c]) if c == "content" else changes.rows[i][c]
+                    _content_text(changes.rows[i]) if c == "content" else changes.rows[i][c]
                     for c in _COLUMNS
                 )
                 for i in sorted(changes.changed)

@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
 from konkurs_platform.db import Connection
 from konkurs_platform.envelope import Envelope
 
@@ -87,3 +91,119 @@ class Fold:
                 for k in sorted(self.changed)
             ],
         )
+
+
+# How to write a field's value: as it is, as a string (64-bit integers: the JSON mapping
+# writes them so, since JavaScript numbers lose them), by its enum name, or as a message.
+_AS_IS, _AS_STR, _AS_ENUM, _AS_MESSAGE = range(4)
+_INT64 = {
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_SFIXED64,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_FIXED64,
+}
+_AS_THEY_ARE = {
+    FieldDescriptor.TYPE_STRING,
+    FieldDescriptor.TYPE_BOOL,
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_SINT32,
+    FieldDescriptor.TYPE_SFIXED32,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_FIXED32,
+}
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    how: int
+    repeated: bool
+    # Whether the field tracks presence (a message, a proto3 `optional`): present or not,
+    # rather than set when not at its default value.
+    presence: bool
+    enum_names: dict[int, str] | None = None
+    plan: tuple[_Field, ...] | None = None
+
+
+# Per message type, how to write its fields in field-number order; None for a type left to
+# `MessageToDict` (maps, floats, bytes, well-known types, extensions: none of them is in the
+# payloads the read models store as JSON today).
+_PLANS: dict[str, tuple[_Field, ...] | None] = {}
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """`message` in protobuf's JSON mapping with the .proto's field names, exactly as
+    `MessageToDict(message, preserving_proto_field_name=True)` gives it, faster: the read
+    models store whole application contents as JSON, and json_format's generic walk was the
+    largest cost of projecting (and rebuilding) them. Fields are read by name rather than
+    through `ListFields`, which costs more than the walk itself."""
+    plan = _plan(message.DESCRIPTOR)
+    if plan is None or message.DESCRIPTOR.extension_ranges:
+        return MessageToDict(message, preserving_proto_field_name=True)
+    return _convert(plan, message)
+
+
+def _convert(plan: tuple[_Field, ...], message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in plan:
+        if f.presence:
+            if not message.HasField(f.name):
+                continue
+            value = getattr(message, f.name)
+        else:
+            value = getattr(message, f.name)
+            if not value:  # proto3 without presence: a default value is not written
+                continue
+        if f.repeated:
+            out[f.name] = [_value(f, v) for v in value]
+        else:
+            out[f.name] = _value(f, value)
+    return out
+
+
+def _value(f: _Field, value: Any) -> Any:
+    if f.how == _AS_IS:
+        return value
+    if f.how == _AS_STR:
+        return str(value)
+    if f.how == _AS_ENUM:
+        assert f.enum_names is not None
+        # An unknown number (from a newer producer) is written as the number, as
+        # json_format does.
+        return f.enum_names.get(value, value)
+    assert f.plan is not None
+    return _convert(f.plan, value)
+
+
+def _plan(descriptor: Descriptor) -> tuple[_Field, ...] | None:
+    name = descriptor.full_name
+    if name not in _PLANS:
+        _PLANS[name] = None  # a recursive type stays on the slow path
+        _PLANS[name] = _make_plan(descriptor)
+    return _PLANS[name]
+
+
+def _make_plan(descriptor: Descriptor) -> tuple[_Field, ...] | None:
+    if descriptor.full_name.startswith("google.protobuf.") or descriptor.extension_ranges:
+        return None  # well-known types have JSON forms of their own
+    plan = []
+    for f in sorted(descriptor.fields, key=lambda f: f.number):
+        presence = f.has_presence and not f.is_repeated
+        if f.type == FieldDescriptor.TYPE_MESSAGE:
+            assert f.message_type is not None, "a message field names its type"
+            nested = None if f.message_type.GetOptions().map_entry else _plan(f.message_type)
+            if nested is None:
+                return None
+            plan.append(_Field(f.name, _AS_MESSAGE, f.is_repeated, presence, plan=nested))
+        elif f.type == FieldDescriptor.TYPE_ENUM:
+            assert f.enum_type is not None, "an enum field names its type"
+            names = {v.number: v.name for v in f.enum_type.values}
+            plan.append(_Field(f.name, _AS_ENUM, f.is_repeated, presence, enum_names=names))
+        elif f.type in _INT64:
+            plan.append(_Field(f.name, _AS_STR, f.is_repeated, presence))
+        elif f.type in _AS_THEY_ARE:
+            plan.append(_Field(f.name, _AS_IS, f.is_repeated, presence))
+        else:
+            return None
+    return tuple(plan)
