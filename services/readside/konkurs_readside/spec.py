@@ -10,9 +10,11 @@ from konkurs_platform.spec import Ref, ServiceSpec
 SPEC = ServiceSpec(
     name="readside",
     port=8000,
-    summary="read models, the audit trail and exports of every service's events",
+    summary="read models, audit trail, exports and analytics feed of every service's events",
     api=Ref("konkurs_readside.bootstrap:create_app"),
-    projector=Ref("konkurs_readside.process:run_projector"),
+    # The read models and the audit log, and beside them the analytics feed on
+    # konkurs.analytics.v1 (konkurs_readside.analytics).
+    projector=Ref("konkurs_readside.analytics.process:run_projector"),
     commands=Ref("konkurs_readside.commands:register"),
     # The legal record: the readside's own role may add to it and read it, nothing else.
     append_only=("audit_log",),
