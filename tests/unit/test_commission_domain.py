@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from konkurs_commission.domain.appeal import (
     DecideAppeal,
     LodgeAppeal,
@@ -55,6 +54,7 @@ from konkurs_commission.domain.minutes import (
     minutes_sha256,
     redacted_for,
 )
+
 from konkurs_platform.domain import Conflict, DomainError, Forbidden
 
 NOW = datetime(2017, 6, 15, 8, 0, tzinfo=UTC)
@@ -301,7 +301,7 @@ def published(at: datetime = NOW) -> Meeting:
 
 def test_publication_needs_the_chairs_and_the_secretarys_approval_of_these_minutes() -> None:
     state, _ = decided({"app-2": "Stronger export plan.", "app-3": "Regional balance."})
-    with pytest.raises(Conflict, match="minutes_not_approved|await"):
+    with pytest.raises(Conflict, match="await"):
         meeting_decider.decide(PublishDecision(NOW), state)
     with pytest.raises(Conflict) as refused:
         meeting_decider.decide(ApproveMinutes("chair", "0" * 64), state)
@@ -472,4 +472,4 @@ def test_an_applicant_sees_the_minutes_without_other_applicants_confidential_con
     assert [d.application_id for d in minutes.dissenting_opinions] == ["app-1"]
     bins = {c.application_id: c.participant_bins for c in minutes.candidates}
     assert bins["app-1"] and not bins["app-2"] and not bins["app-3"]
-    assert [v.member_name for v in minutes.candidates[1].votes][0] == "Name of chair"
+    assert next(v.member_name for v in minutes.candidates[1].votes) == "Name of chair"
