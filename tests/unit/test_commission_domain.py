@@ -280,7 +280,7 @@ def test_the_reserve_list_holds_declined_candidates_once_each() -> None:
                 schedule(quota=2),
                 OpenMeeting(ALL, NOW),
                 *vote("app-2", {"chair": FOR, "m2": FOR}),
-                TakeDecision({}, ("app-2", "app-4", "app-4"), NOW),
+                TakeDecision({"app-2": "Export plan."}, ("app-2", "app-4", "app-4"), NOW),
             ]
         )
     assert [(e.pointer, e.reason) for e in refused.value.errors] == [
