@@ -2,7 +2,13 @@
 
 The key is scoped to the caller (token subject) and stored in the service's schema in the
 same transaction as the events the request appended, so an answer is remembered exactly
-when its effect happened. Concurrent requests with the same key queue on an advisory lock.
+when its effect happened.
+
+A request claims its key with one statement: it inserts the key's row with no answer yet
+(status 0), or, when the row exists, locks it and reads it. Concurrent requests with the
+same key therefore queue on that row until the first commits (and then find its answer) or
+rolls back (and the next claims the key afresh). A row left without an answer (the request
+answered with a status that is not remembered) counts as unused.
 """
 
 from __future__ import annotations
@@ -46,33 +52,41 @@ def check_key(key: str) -> str:
     return key
 
 
+# A claimed key whose request has not (or not yet) stored an answer.
+_NO_ANSWER = 0
+
+
 class IdempotencyStore:
     """`<schema>.idempotency_keys`."""
 
     def __init__(self, schema: str) -> None:
         s = check_schema_name(schema)
-        self._find_sql = (
-            f"SELECT request_hash, status, headers, body FROM {s}.idempotency_keys "
-            "WHERE principal = $1 AND key = $2"
-        )
+        # A conflict locks the existing row (DO UPDATE, even of nothing, takes the row lock
+        # and waits for a transaction still holding it), and `xmax = 0` tells a row this
+        # statement inserted from one it found.
+        self._claim_sql = f"""
+            INSERT INTO {s}.idempotency_keys
+                (principal, key, request_hash, status, headers, body)
+            VALUES ($1, $2, $3, {_NO_ANSWER}, '{{}}', '')
+            ON CONFLICT (principal, key) DO UPDATE SET principal = excluded.principal
+            RETURNING xmax = 0 AS claimed, request_hash, status, headers, body"""
         self._save_sql = (
-            f"INSERT INTO {s}.idempotency_keys "
-            "(principal, key, request_hash, status, headers, body) "
-            "VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
+            f"UPDATE {s}.idempotency_keys SET request_hash = $3, status = $4, "
+            "headers = $5::jsonb, body = $6 WHERE principal = $1 AND key = $2"
         )
 
     async def begin(
         self, conn: Connection, principal: str, key: str, fingerprint: str
     ) -> StoredAnswer | None:
-        """Lock the key for this transaction and return the first answer if there was one.
+        """Claim the key for this transaction and return the first answer if there was one.
 
         Raises `IdempotencyKeyError` when the key was used for a different request.
         """
         if not conn.is_in_transaction():
             raise RuntimeError("IdempotencyStore.begin must run inside a transaction")
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"idem:{principal}:{key}")
-        row = await conn.fetchrow(self._find_sql, principal, key)
-        if row is None:
+        row = await conn.fetchrow(self._claim_sql, principal, key, fingerprint)
+        assert row is not None, "an upsert returns its row"
+        if row["claimed"] or row["status"] == _NO_ANSWER:
             return None
         if row["request_hash"] != fingerprint:
             raise IdempotencyKeyError("was already used for a different request", reused=True)
@@ -86,7 +100,7 @@ class IdempotencyStore:
         fingerprint: str,
         answer: StoredAnswer,
     ) -> None:
-        """Remember the answer; commits with the request's effect."""
+        """Remember the answer on the key `begin` claimed; commits with the request's effect."""
         await conn.execute(
             self._save_sql,
             principal,
