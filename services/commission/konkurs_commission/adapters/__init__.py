@@ -1,0 +1,1 @@
+"""The commission's adapters: the protobuf codec, its tables, and other services' events."""

@@ -1,0 +1,1 @@
+"""The commission's handlers: load, decide, append."""
