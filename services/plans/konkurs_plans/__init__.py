@@ -1,1 +1,2 @@
-"""Plan tracking: development plans of the selected clusters, their versions, reports and overdue items."""
+"""Plan tracking: development plans of the selected clusters, their versions, reports and
+overdue items."""

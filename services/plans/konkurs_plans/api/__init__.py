@@ -1,0 +1,1 @@
+"""Plan tracking's HTTP API."""

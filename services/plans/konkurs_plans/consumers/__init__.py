@@ -1,0 +1,1 @@
+"""Plan tracking's consumers: the reaction to the commission's events."""
