@@ -1,0 +1,1 @@
+"""The commission's HTTP routes: every module here that defines a `router` is included."""
