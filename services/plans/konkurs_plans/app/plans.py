@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import takewhile
 from typing import Any, Protocol
 
 import asyncpg
@@ -163,9 +164,11 @@ class Plans:
         return await self.handler.load(plan_stream(plan_id), conn=conn)
 
     async def as_of(self, plan_id: str, moment: datetime) -> AsOf:
-        """The plan as it stood at `moment`: its events that occurred by then, folded."""
+        """The plan as it stood at `moment`: its events that occurred by then, folded. The
+        stream's order rules: the prefix up to the first later event (an event recorded
+        after a later one yet dated earlier cannot be folded without it)."""
         history = await self.store.load(plan_stream(plan_id))
-        before = [e for e in history if e.occurred_at <= moment]
+        before = list(takewhile(lambda e: e.occurred_at <= moment, history))
         state = DECIDER.fold([self.handler.codec.decode(e) for e in before])
         return AsOf(state, before[-1].stream_version if before else 0)
 
