@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from konkurs_commission.domain.appeal import (
@@ -473,3 +474,17 @@ def test_an_applicant_sees_the_minutes_without_other_applicants_confidential_con
     bins = {c.application_id: c.participant_bins for c in minutes.candidates}
     assert bins["app-1"] and not bins["app-2"] and not bins["app-3"]
     assert next(v.member_name for v in minutes.candidates[1].votes) == "Name of chair"
+
+
+def test_the_minutes_hash_is_the_same_for_an_instant_written_with_another_offset() -> None:
+    events = meeting_events()
+    almaty = timezone(timedelta(hours=6))
+    shifted = [
+        replace(e, decided_at=e.decided_at.astimezone(almaty))
+        if isinstance(e, DecisionTaken)
+        else e
+        for e in events
+    ]
+    assert minutes_sha256(build_minutes(shifted, names=NAMES)) == minutes_sha256(
+        build_minutes(events, names=NAMES)
+    )

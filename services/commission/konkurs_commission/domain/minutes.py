@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -312,14 +312,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, datetime):
-        return value.isoformat()
+        # In UTC: the same instant gives the same bytes whichever offset it was written with
+        # (a command's local time, or the UTC an event decodes to).
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, Enum):
         return value.value
     return value
 
 
 def canonical_json(m: Minutes) -> bytes:
-    """The minutes as canonical JSON: sorted keys, no spaces, UTF-8."""
+    """The minutes as canonical JSON: sorted keys, no spaces, UTF-8, instants in UTC."""
     return json.dumps(_plain(m), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
