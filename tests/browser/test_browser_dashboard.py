@@ -70,6 +70,10 @@ async def test_every_page_shows_the_apis_figures_offline_and_is_kept_as_a_screen
     ranking = await api(served, f"/v1/calls/{call}/ranking")
     ranks = await values(offline, "rank")
     assert ranks == {str(e["rank"]): e["overall"]["exact"] for e in ranking["entries"]}
+    for tab in ("commission", "plans"):
+        await offline.page.click(f"nav.tabs a[href$='/{tab}']")
+        await offline.page.wait_for_selector(f"nav.tabs a[href$='/{tab}'][aria-current=page]")
+        await offline.screenshot(tab)
 
     await offline.page.click("form.session button[type=submit]")
     await offline.page.wait_for_url(f"{served.base}/dashboard/login")

@@ -29,5 +29,9 @@ MATRIX = {
     ("readside", "GET /dashboard"): _READERS,
     ("readside", "GET /dashboard/calls/{call_id}"): _READERS,
     ("readside", "GET /dashboard/calls/{call_id}/evaluation"): _READERS,
+    # Analysts see the published decisions without the members; the commission and the
+    # staff also a decision not yet published, and who recused.
+    ("readside", "GET /dashboard/calls/{call_id}/commission"): _READERS,
+    ("readside", "GET /dashboard/calls/{call_id}/plans"): _READERS,
     ("readside", "GET /dashboard/applications/{application_id}/audit"): frozenset({Role.AUDITOR}),
 }

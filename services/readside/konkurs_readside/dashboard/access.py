@@ -44,6 +44,16 @@ READERS = (*STAFF, Role.ANALYST, Role.COMMISSION_SECRETARY, Role.COMMISSION_MEMB
 AUDITORS = (Role.AUDITOR,)
 
 
+# Those who see the commission's work before it is published, and its members by name: the
+# commission itself and the staff (as in the commission's API).
+INSIDERS = (*STAFF, Role.COMMISSION_SECRETARY, Role.COMMISSION_MEMBER)
+
+
+def insider(principal: Principal) -> bool:
+    """Whether `principal` sees decisions not yet published and the members who recused."""
+    return principal.role in INSIDERS
+
+
 def personal_data_visible(principal: Principal) -> bool:
     """Whether the pages may name people (contact persons, experts, actors) to `principal`:
     staff only; never an analyst (personal data never enters the analytics side)."""

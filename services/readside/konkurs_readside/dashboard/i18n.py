@@ -9,12 +9,12 @@ the programme's documents are written in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
 from babel.core import negotiate_locale
-from babel.dates import format_datetime, get_timezone
+from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_currency, format_decimal, format_percent
 
 Language = Literal["kk", "ru", "en"]
@@ -139,6 +139,61 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "ru": "Данные иллюстративные (настоящие заявки не публикуются).",
         "en": "Illustrative data (the real applications are not public).",
     },
+    "commission": {"kk": "Комиссия шешімі", "ru": "Решение комиссии", "en": "Commission"},
+    "plans": {"kk": "Даму жоспарлары", "ru": "Планы развития", "en": "Development plans"},
+    "meeting": {"kk": "Отырыс", "ru": "Заседание", "en": "Meeting"},
+    "decided": {"kk": "Шешім қабылданды", "ru": "Решение принято", "en": "Decided"},
+    "not_published": {
+        "kk": "әлі жарияланған жоқ",
+        "ru": "ещё не опубликовано",
+        "en": "not published yet",
+    },
+    "quorum": {"kk": "Кворум", "ru": "Кворум", "en": "Quorum"},
+    "outcome": {"kk": "Шешім", "ru": "Решение", "en": "Outcome"},
+    "outcome_selected": {"kk": "іріктелді", "ru": "отобран", "en": "selected"},
+    "outcome_declined": {"kk": "іріктелмеді", "ru": "не отобран", "en": "declined"},
+    "tally": {
+        "kk": "Дауыстар (иә / қарсы / қалыс)",
+        "ru": "Голоса (за / против / возд.)",
+        "en": "Votes (for / against / abstained)",
+    },
+    "casting_vote": {"kk": "төраға дауысы", "ru": "голос председателя", "en": "casting vote"},
+    "recusals": {"kk": "Бас тартулар", "ru": "Самоотводы", "en": "Recusals"},
+    "automatic": {"kk": "автоматты", "ru": "автоматически", "en": "automatic"},
+    "rationale": {"kk": "Негіздеме", "ru": "Обоснование", "en": "Rationale"},
+    "reserve": {"kk": "Резерв", "ru": "Резерв", "en": "Reserve"},
+    "from_reserve": {"kk": "резервтен", "ru": "из резерва", "en": "from the reserve"},
+    "replaced": {"kk": "ауыстырылды", "ru": "заменён", "en": "replaced"},
+    "no_decision": {
+        "kk": "Комиссия шешімі әлі жоқ.",
+        "ru": "Решения комиссии ещё нет.",
+        "en": "No commission decision yet.",
+    },
+    "no_plans": {"kk": "Жоспарлар әлі жоқ.", "ru": "Планов ещё нет.", "en": "No plans yet."},
+    "milestones": {"kk": "Кезеңдер", "ru": "Вехи", "en": "Milestones"},
+    "milestone_met": {"kk": "орындалды", "ru": "выполнена", "en": "met"},
+    "milestone_partly_met": {"kk": "ішінара", "ru": "частично", "en": "partly met"},
+    "milestone_cancelled": {"kk": "күшін жойды", "ru": "отменена", "en": "cancelled"},
+    "milestone_late": {"kk": "кешікті", "ru": "просрочена", "en": "late"},
+    "milestone_upcoming": {"kk": "алда", "ru": "предстоит", "en": "upcoming"},
+    "plan_on_track": {"kk": "кестеде", "ru": "в графике", "en": "on track"},
+    "plan_at_risk": {"kk": "тәуекелде", "ru": "под риском", "en": "at risk"},
+    "plan_late": {"kk": "кешігуде", "ru": "отстаёт", "en": "late"},
+    "plan_draft": {"kk": "бекітілмеген", "ru": "не утверждён", "en": "not approved"},
+    "indicators": {"kk": "Көрсеткіштер", "ru": "Показатели", "en": "Indicators"},
+    "baseline": {"kk": "Базалық", "ru": "База", "en": "Baseline"},
+    "target": {"kk": "Мақсат", "ru": "Цель", "en": "Target"},
+    "actual": {"kk": "Нақты", "ru": "Факт", "en": "Actual"},
+    "attainment": {"kk": "Қол жеткізу", "ru": "Достижение", "en": "Attainment"},
+    "period": {"kk": "Кезең", "ru": "Период", "en": "Period"},
+    "budget": {"kk": "Бюджет орындалуы", "ru": "Исполнение бюджета", "en": "Budget execution"},
+    "planned": {"kk": "Жоспар", "ru": "План", "en": "Planned"},
+    "disbursed": {"kk": "Төленді", "ru": "Выплачено", "en": "Disbursed"},
+    "overdue": {"kk": "Мерзімі өткендер", "ru": "Просроченное", "en": "Overdue"},
+    "kind": {"kk": "Түрі", "ru": "Вид", "en": "Kind"},
+    "kind_milestone": {"kk": "кезең", "ru": "веха", "en": "milestone"},
+    "kind_report": {"kk": "есеп", "ru": "отчёт", "en": "report"},
+    "due": {"kk": "Мерзімі", "ru": "Срок", "en": "Due"},
     "requested_support": {
         "kk": "Сұралған қолдау",
         "ru": "Запрошенная поддержка",
@@ -319,11 +374,18 @@ class Words:
     def number(self, value: int | float | Decimal) -> str:
         return format_decimal(value, format="#,##0.##", locale=self.lang)
 
-    def percent(self, part: int, whole: int) -> str:
+    def percent(self, part: int | Decimal, whole: int | Decimal) -> str:
         return format_percent(part / whole if whole else 0, format="#,##0.#%", locale=self.lang)
 
     def money(self, minor_units: int, currency: str) -> str:
         return format_currency(Decimal(minor_units) / 100, currency, locale=self.lang)
+
+    def tenge(self, amount: Decimal) -> str:
+        """An amount in tenge (the plans' budgets are kept in whole tenge as decimals)."""
+        return format_currency(amount, "KZT", locale=self.lang)
+
+    def day(self, value: date | None) -> str:
+        return format_date(value, "medium", locale=self.lang) if value is not None else "–"
 
     def moment(self, value: datetime | None) -> str:
         if value is None:

@@ -11,12 +11,15 @@ import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from konkurs_platform.db import Connection
 from konkurs_readside.dashboard.i18n import section_of
+from konkurs_readside.projections.plan_figures import is_milestone_overdue
 
 # The streams that concern one application: each service keys its per-application
 # aggregates `<kind>-<application id>` (application-, screening-, assignment-, evaluation-).
@@ -96,6 +99,50 @@ async def call(conn: Connection, schema: str, call_id: str) -> Any:
     return await conn.fetchrow(f"SELECT * FROM {schema}.calls WHERE call_id = $1", call_id)
 
 
+def _visible_meetings(insider: bool) -> list[str]:
+    """The meeting states whose decision the caller may see: published ones are public, one
+    decided but not yet published is the commission's and the staff's (as in the API)."""
+    return ["decided", "published"] if insider else ["published"]
+
+
+async def _selected(conn: Connection, schema: str, call_id: str, *, insider: bool) -> int | None:
+    """The clusters selected by the call's visible decisions and not replaced since (a
+    winner who withdrew and the reserve who took the place count once, as the reserve);
+    None before any decision."""
+    decided = await conn.fetchval(
+        f"SELECT count(*) FROM {schema}.commission_meetings WHERE call_id = $1 "
+        "AND status = ANY($2)",
+        call_id,
+        _visible_meetings(insider),
+    )
+    if not decided:
+        return None
+    selected: int = await conn.fetchval(
+        f"""SELECT count(DISTINCT c.application_id) FROM {schema}.commission_candidates c
+            JOIN {schema}.commission_meetings m USING (meeting_id)
+            WHERE m.call_id = $1 AND m.status = ANY($2)
+              AND c.outcome = 'selected' AND c.replaced_cause IS NULL""",
+        call_id,
+        _visible_meetings(insider),
+    )
+    return selected
+
+
+async def _plans_on_track(conn: Connection, schema: str, call_id: str) -> dict[str, int | None]:
+    """How many of the call's plans are approved (have a status) and how many are on track;
+    None for both before any plan is approved."""
+    row = await conn.fetchrow(
+        f"""SELECT count(*) FILTER (WHERE status IS NOT NULL) AS plans,
+                   count(*) FILTER (WHERE status = 'on_track') AS on_track
+            FROM {schema}.plans WHERE call_id = $1""",
+        call_id,
+    )
+    assert row is not None  # an aggregate always answers one row
+    if not row["plans"]:
+        return {"plans": None, "plans_on_track": None}
+    return {"plans": row["plans"], "plans_on_track": row["on_track"]}
+
+
 async def _latest_ranking_version(conn: Connection, schema: str, call_id: str) -> int | None:
     version: int | None = await conn.fetchval(
         f"SELECT max(ranking_version) FROM {schema}.rankings WHERE call_id = $1", call_id
@@ -103,9 +150,12 @@ async def _latest_ranking_version(conn: Connection, schema: str, call_id: str) -
     return version
 
 
-async def overview(conn: Connection, schema: str, call_row: Any, *, people: bool) -> Overview:
+async def overview(
+    conn: Connection, schema: str, call_row: Any, *, people: bool, insider: bool
+) -> Overview:
     """The funnel, the applications by region and by sector, and the list of applications
-    (with the contact person only when `people`)."""
+    (with the contact person only when `people`; a decision not yet published counts in
+    `selected` only for an `insider`)."""
     call_id = call_row["call_id"]
     version = await _latest_ranking_version(conn, schema, call_id)
     rows = await conn.fetch(
@@ -131,6 +181,8 @@ async def overview(conn: Connection, schema: str, call_row: Any, *, people: bool
         eligible=sum(1 for r in active if r["eligible"]),
         evaluated=sum(1 for r in active if r["evaluated"]),
         fundable=sum(1 for r in active if r["fundable"]) if version is not None else None,
+        selected=await _selected(conn, schema, call_id, insider=insider),
+        **await _plans_on_track(conn, schema, call_id),
     )
     regions: dict[str, list[int]] = {}
     for r in rows:
@@ -313,3 +365,268 @@ async def last_projected(conn: Connection, schema: str) -> datetime | None:
         f"SELECT appended_at FROM {schema}.audit_log ORDER BY seq DESC LIMIT 1"
     )
     return value
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate in a decision, with its tally and the reasons given."""
+
+    application_id: str
+    registration_number: str
+    rank: int
+    cluster_name: str
+    region_code: str
+    overall: str
+    fundable: bool
+    outcome: str
+    tally: dict[str, Any] | None
+    rationale: str
+    reason: str
+    reserve_position: int | None
+    from_reserve: bool
+    replaced_cause: str | None
+    # Who recused and why (insiders), or only how many (everyone else).
+    recusals: list[tuple[str, str, bool]]
+    recusal_count: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    meeting_id: str
+    status: str
+    decided_at: datetime | None
+    published_at: datetime | None
+    quorum_required: int | None
+    present: int
+    quota: int
+    ranking_version: int
+    candidates: list[Candidate]
+
+
+async def decisions(
+    conn: Connection, schema: str, call_id: str, *, insider: bool
+) -> list[Decision]:
+    """Every decision of the call the caller may see, in the order taken: the candidates
+    decided on with their tallies, rationales (a departure from the ranking) and reasons,
+    the reserve list, and the recusals (by member and reason for an `insider`; counted for
+    anyone else, for whom the members are not named)."""
+    meetings = await conn.fetch(
+        f"""SELECT * FROM {schema}.commission_meetings WHERE call_id = $1 AND status = ANY($2)
+            ORDER BY coalesce(decided_at, published_at), meeting_id""",
+        call_id,
+        _visible_meetings(insider),
+    )
+    ids = [m["meeting_id"] for m in meetings]
+    candidates = await conn.fetch(
+        f"""SELECT * FROM {schema}.commission_candidates
+            WHERE meeting_id = ANY($1) AND outcome IS NOT NULL ORDER BY rank""",
+        ids,
+    )
+    recusals = await conn.fetch(
+        f"""SELECT r.meeting_id, r.application_id, r.member_id, r.reason, r.automatic,
+                   n.name
+            FROM {schema}.commission_recusals r
+            JOIN {schema}.commission_meetings m USING (meeting_id)
+            LEFT JOIN {schema}.commission_member_names n
+                ON n.call_id = m.call_id AND n.member_id = r.member_id
+            WHERE r.meeting_id = ANY($1) ORDER BY r.recorded_at, r.member_id""",
+        ids,
+    )
+    out = []
+    for m in meetings:
+        mine = [c for c in candidates if c["meeting_id"] == m["meeting_id"]]
+        out.append(
+            Decision(
+                meeting_id=m["meeting_id"],
+                status=m["status"],
+                decided_at=m["decided_at"],
+                published_at=m["published_at"],
+                quorum_required=m["quorum_required"],
+                present=len(m["present_member_ids"]),
+                quota=m["quota"],
+                ranking_version=m["ranking_version"],
+                candidates=[_candidate(m["meeting_id"], c, recusals, insider) for c in mine],
+            )
+        )
+    return out
+
+
+def _candidate(meeting_id: str, c: Any, recusals: list[Any], insider: bool) -> Candidate:
+    theirs = [
+        r
+        for r in recusals
+        if r["meeting_id"] == meeting_id and r["application_id"] == c["application_id"]
+    ]
+    return Candidate(
+        application_id=c["application_id"],
+        registration_number=c["registration_number"],
+        rank=c["rank"],
+        cluster_name=c["cluster_name"],
+        region_code=c["region_code"],
+        overall=c["overall"],
+        fundable=c["fundable"],
+        outcome=c["outcome"],
+        tally=json.loads(c["tally"]) if c["tally"] is not None else None,
+        rationale=c["rationale"],
+        reason=c["reason"],
+        reserve_position=c["reserve_position"],
+        from_reserve=c["from_reserve"],
+        replaced_cause=c["replaced_cause"],
+        recusals=(
+            [(r["name"] or r["member_id"], r["reason"], r["automatic"]) for r in theirs]
+            if insider
+            else []
+        ),
+        recusal_count=len(theirs),
+    )
+
+
+@dataclass(frozen=True)
+class Milestone:
+    milestone_id: str
+    title: str
+    due_on: date
+    # met, partly_met, cancelled, late (overdue on the day) or upcoming
+    state: str
+    met_on: str | None
+
+
+@dataclass(frozen=True)
+class Attainment:
+    code: str
+    name: str
+    unit: str
+    period_id: str
+    baseline: Decimal
+    target: Decimal | None
+    actual: Decimal | None
+    attainment: Decimal | None
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan_id: str
+    registration_number: str
+    cluster_name: str
+    region_code: str
+    status: str | None
+    current_version: int | None
+    milestones: list[Milestone]
+    attainment: list[Attainment]
+    planned_total: Decimal
+    disbursed_total: Decimal
+
+
+@dataclass(frozen=True)
+class OverdueItem:
+    plan_id: str
+    registration_number: str
+    cluster_name: str
+    kind: str
+    item_id: str
+    due_on: date
+    overdue_at: datetime
+
+
+@dataclass(frozen=True)
+class Plans:
+    plans: list[PlanView]
+    overdue: list[OverdueItem]
+
+
+def _milestone_state(m: dict[str, Any], today: date) -> str:
+    due = date.fromisoformat(m["due_on"])
+    if m["status"] in ("met", "partly_met", "cancelled"):
+        return str(m["status"])
+    return "late" if is_milestone_overdue(m["status"], due, today) else "upcoming"
+
+
+async def plans(conn: Connection, schema: str, call_id: str) -> Plans:
+    """The call's plans: each one's milestones on a timeline (met, partly met, cancelled,
+    late or upcoming, as of today in the plan's time zone), its indicators in the latest
+    period with a known actual (else the first with a target), its budget planned and
+    disbursed; and the open overdue items of them all, oldest due first."""
+    rows = await conn.fetch(
+        f"SELECT * FROM {schema}.plans WHERE call_id = $1 ORDER BY registration_number, plan_id",
+        call_id,
+    )
+    ids = [r["plan_id"] for r in rows]
+    attainment = await conn.fetch(
+        f"""SELECT DISTINCT ON (plan_id, code) * FROM {schema}.plan_attainment
+            WHERE plan_id = ANY($1)
+            ORDER BY plan_id, code, (actual IS NOT NULL) DESC,
+                     CASE WHEN actual IS NOT NULL THEN -period_index ELSE period_index END""",
+        ids,
+    )
+    budget = await conn.fetch(
+        f"""SELECT plan_id, sum(planned_total) AS planned, sum(disbursed_total) AS disbursed
+            FROM {schema}.plan_budget WHERE plan_id = ANY($1) GROUP BY plan_id""",
+        ids,
+    )
+    totals = {b["plan_id"]: (b["planned"], b["disbursed"]) for b in budget}
+    views = []
+    for r in rows:
+        today = datetime.now(ZoneInfo(r["time_zone"])).date()
+        milestones = sorted(
+            (
+                Milestone(
+                    milestone_id=m["milestone_id"],
+                    title=m["title"],
+                    due_on=date.fromisoformat(m["due_on"]),
+                    state=_milestone_state(m, today),
+                    met_on=m["met_on"],
+                )
+                for m in json.loads(r["milestones"])
+            ),
+            key=lambda m: (m.due_on, m.milestone_id),
+        )
+        planned, disbursed = totals.get(r["plan_id"], (Decimal(0), Decimal(0)))
+        views.append(
+            PlanView(
+                plan_id=r["plan_id"],
+                registration_number=r["registration_number"],
+                cluster_name=r["cluster_name"],
+                region_code=r["region_code"],
+                status=r["status"],
+                current_version=r["current_version"],
+                milestones=milestones,
+                attainment=[
+                    Attainment(
+                        code=a["code"],
+                        name=a["name"],
+                        unit=a["unit"],
+                        period_id=a["period_id"],
+                        baseline=a["baseline_value"],
+                        target=a["target"],
+                        actual=a["actual"],
+                        attainment=a["attainment"],
+                    )
+                    for a in attainment
+                    if a["plan_id"] == r["plan_id"]
+                ],
+                planned_total=planned,
+                disbursed_total=disbursed,
+            )
+        )
+    overdue = await conn.fetch(
+        f"""SELECT o.*, p.registration_number, p.cluster_name
+            FROM {schema}.plan_overdue o JOIN {schema}.plans p USING (plan_id)
+            WHERE p.call_id = $1 AND o.resolved_at IS NULL
+            ORDER BY o.due_on, p.registration_number, o.kind, o.item_id""",
+        call_id,
+    )
+    return Plans(
+        plans=views,
+        overdue=[
+            OverdueItem(
+                plan_id=o["plan_id"],
+                registration_number=o["registration_number"],
+                cluster_name=o["cluster_name"],
+                kind=o["kind"],
+                item_id=o["item_id"],
+                due_on=o["due_on"],
+                overdue_at=o["overdue_at"],
+            )
+            for o in overdue
+        ],
+    )

@@ -32,6 +32,7 @@ from konkurs_readside.dashboard.access import (
     SESSION_COOKIE,
     allow,
     form_fields,
+    insider,
     new_csrf_token,
     personal_data_visible,
     set_cookie,
@@ -240,7 +241,9 @@ async def overview_page(
     people = personal_data_visible(principal)
     async with request.app.state.pool.acquire() as conn:
         call = await _call_or_404(conn, request.app.state.schema, call_id)
-        view = await queries.overview(conn, request.app.state.schema, call, people=people)
+        view = await queries.overview(
+            conn, request.app.state.schema, call, people=people, insider=insider(principal)
+        )
     return await _render(
         request,
         "overview.html",
@@ -281,6 +284,66 @@ async def evaluation_page(
         call=call,
         people=people,
         tab="evaluation",
+    )
+
+
+@router.get(
+    "/dashboard/calls/{call_id}/commission",
+    response_class=HTMLResponse,
+    summary="A call's commission decisions: tallies, recusals, rationales",
+)
+async def commission_page(
+    call_id: Identifier,
+    request: Request,
+    principal: Annotated[Principal, Depends(allow(*READERS))],
+    lang: LangParam = None,
+) -> HTMLResponse:
+    """Each decision the caller may see (published ones; also those not yet published for
+    the commission and the staff): the candidates selected and declined with their tallies,
+    the rationale of a departure from the ranking, the reserve list and the recusals."""
+    async with request.app.state.pool.acquire() as conn:
+        call = await _call_or_404(conn, request.app.state.schema, call_id)
+        view = await queries.decisions(
+            conn, request.app.state.schema, call_id, insider=insider(principal)
+        )
+    return await _render(
+        request,
+        "commission.html",
+        _words(request, lang, call["time_zone"]),
+        principal,
+        lang_param=lang,
+        decisions=view,
+        call=call,
+        insider=insider(principal),
+        tab="commission",
+    )
+
+
+@router.get(
+    "/dashboard/calls/{call_id}/plans",
+    response_class=HTMLResponse,
+    summary="A call's development plans: milestones, indicators, budget, overdue items",
+)
+async def plans_page(
+    call_id: Identifier,
+    request: Request,
+    principal: Annotated[Principal, Depends(allow(*READERS))],
+    lang: LangParam = None,
+) -> HTMLResponse:
+    """Each selected cluster's plan: its milestones on a timeline (met, late, upcoming), its
+    indicators against their targets, its budget execution; and the open overdue items."""
+    async with request.app.state.pool.acquire() as conn:
+        call = await _call_or_404(conn, request.app.state.schema, call_id)
+        view = await queries.plans(conn, request.app.state.schema, call_id)
+    return await _render(
+        request,
+        "plans.html",
+        _words(request, lang, call["time_zone"]),
+        principal,
+        lang_param=lang,
+        view=view,
+        call=call,
+        tab="plans",
     )
 
 
