@@ -37,6 +37,8 @@ from konkurs_platform.domain import Conflict, Decider, DomainError, FieldIssue, 
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 BIN = re.compile(r"^[0-9]{12}$")
+# An id the API can name in a path (konkurs_platform.web.Identifier): printable, not too long.
+ID = re.compile(r"^[^\x00-\x20\x7f-\x9f]{1,200}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -491,8 +493,8 @@ def _check_opening(opened: PlanOpened) -> None:
     issues = [
         FieldIssue(pointer, reason)
         for pointer, bad, reason in (
-            ("/plan_id", not opened.plan_id.strip(), "the selected application's id"),
-            ("/call_id", not opened.call_id.strip(), "the call's id"),
+            ("/plan_id", not ID.match(opened.plan_id), "the selected application's id"),
+            ("/call_id", not ID.match(opened.call_id), "the call's id"),
             ("/coordinator_bin", not BIN.match(opened.coordinator_bin), "a BIN of 12 digits"),
             ("/periods", not opened.periods, "at least one reporting period"),
         )
