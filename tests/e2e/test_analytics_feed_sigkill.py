@@ -10,17 +10,16 @@ event type in a header), so the test needs no other process and controls the pac
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import Message
-from helpers import end_offsets, eventually
+from helpers import end_offsets, eventually, read_topic
 
 from konkurs.analytics.v1 import facts_pb2
 from konkurs.commission.v1 import events_pb2 as commission
@@ -90,27 +89,10 @@ async def publish(settings: Settings, service: str, events: list[Envelope]) -> N
 
 async def facts_of_call(settings: Settings, call_id: str) -> list[ConsumerRecord]:
     """Every record of the feed keyed by `call_id`, from the beginning to the end now."""
-    ends = await end_offsets(settings, settings.analytics_topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    everything = await read_topic(
+        settings, settings.analytics_topic, until=await produced(settings)
     )
-    await consumer.start()
-    records: list[ConsumerRecord] = []
-    try:
-        wanted = [tp for tp, end in ends.items() if end > 0]
-        consumer.assign(wanted)
-        await consumer.seek_to_beginning(*wanted)
-        deadline = time.monotonic() + 60
-        pending = set(wanted)
-        while pending:
-            assert time.monotonic() < deadline, "the feed could not be read to its end"
-            for tp, batch in (await consumer.getmany(*pending, timeout_ms=500)).items():
-                records += [r for r in batch if r.key == call_id.encode()]
-                if batch and batch[-1].offset + 1 >= ends[tp]:
-                    pending.discard(tp)
-    finally:
-        await consumer.stop()
-    return records
+    return [r for r in everything if r.key == call_id.encode()]
 
 
 async def produced(settings: Settings) -> int:
