@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -66,8 +67,9 @@ async def test_the_2017_plans_are_approved_reported_and_recorded_once_at_histori
     types = Counter(e["event_type"].rsplit(".", 1)[1] for e in events)
     periods = 10
     assert types["PlanApproved"] == demo.PLANS + 1  # the fifth plan's amendment
-    assert types["PlanReturned"] == 1 and types["ReportReturned"] == 1
-    assert types["ReportAccepted"] == demo.PLANS * periods
+    assert types["PlanReturned"] == 1 and types["ReportReturned"] == 2
+    # The first plan's 2019-Q3 report awaits its coordinator, returned.
+    assert types["ReportAccepted"] == demo.PLANS * periods - 1
     assert types["ReportSubmitted"] == demo.PLANS * periods + 1
     assert types["MilestoneOverdue"] == 1 and "ReportOverdue" not in types
     assert all(e["imported"] for e in events)
@@ -98,5 +100,11 @@ async def test_the_2017_plans_are_approved_reported_and_recorded_once_at_histori
     as_of = await plans.as_of(amended.plan_id, datetime(2018, 6, 30, tzinfo=UTC))
     assert isinstance(as_of.state, Plan) and as_of.state.approved is not None
     assert as_of.state.approved.number == 1
-    budget = progress(states[0], after).budget  # type: ignore[arg-type]
-    assert budget.overall == budget.to_date == 1
+    first = states[0]
+    assert isinstance(first, Plan)
+    assert first.reports["2019-Q3"].status == "returned"
+    assert first.reports["2019-Q3"].comments == (demo.AWAITING_COMMENTS,)
+    # Its 2019-Q3 disbursement is not counted until the report is accepted.
+    budget = progress(first, after).budget
+    assert budget.planned_total == Decimal("85000000.00")
+    assert budget.disbursed_to_date == budget.planned_total - Decimal("3750000.00")

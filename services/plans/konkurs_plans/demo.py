@@ -11,7 +11,9 @@ Almaty), through the same handlers the API calls:
   is first returned with comments, and approved when drafted again);
 - every quarter from 2017-Q3 to 2019-Q4 the coordinator reports (actual values with the
   SHA-256 of their evidence, the milestones due in the quarter, the disbursements made) and
-  the operator accepts the report (one report of the first plan is returned first);
+  the operator accepts the report (one report of the first plan is returned first, and its
+  2019-Q3 report is returned and awaits its coordinator: the README's walk through a
+  report submits it again);
 - the first three plans keep to their targets (on track); the fourth misses the 2019 export
   mission, which falls overdue at midnight after its due date; the fifth is amended in
   July 2018 with its reason (the joint-projects subsidy moves to 2019 and the export targets
@@ -95,6 +97,10 @@ PLAN_COMMENTS = (
     "indicator (illustrative)."
 )
 REPORT_COMMENTS = "Attach the signed agreements of the joint projects (illustrative)."
+# A report of the first plan returned in October 2019 and still awaiting its coordinator (a
+# quarter without a milestone due: the plan stays on track).
+AWAITING = (0, "2019-Q3")
+AWAITING_COMMENTS = "Attach the minutes of the final review (illustrative)."
 
 # (milestone id, title, phase, due date)
 MILESTONES = (
@@ -304,6 +310,13 @@ def script(n: int, plan: Plan, opened_at: datetime) -> list[tuple[datetime, Acto
                 (_at(accept_on + timedelta(days=3), 11), coordinator, replace(report, now=at)),
             ]
             accept_on += timedelta(days=7)
+        if (n, period.period_id) == AWAITING:
+            # Returned, and left for the coordinator to submit again (the README's walk).
+            comments = AWAITING_COMMENTS
+            steps.append(
+                (_at(accept_on, 16), OPERATOR, ReturnReport(plan_id, period.period_id, comments))
+            )
+            continue
         steps.append((_at(accept_on, 16), OPERATOR, AcceptReport(plan_id, period.period_id)))
     if n == OVERDUE:
         due = next(d for m, _, _, d in MILESTONES if m == MISSED)
