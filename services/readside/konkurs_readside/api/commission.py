@@ -24,7 +24,6 @@ from fastapi import APIRouter, Depends, Request
 
 from konkurs_platform.auth import Principal, Role, authenticated, require
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
-from konkurs_readside.api.calls import require_call
 from konkurs_readside.api.parameters import Identifier
 from konkurs_readside.api.scope import STAFF
 
@@ -36,6 +35,15 @@ INSIDERS = (*COMMISSION, *STAFF)
 MEETING_READERS = (*INSIDERS, Role.ANALYST)
 VOTE_READERS = INSIDERS
 APPEAL_READERS = (*INSIDERS, Role.APPLICANT)
+
+
+async def _require_call(conn: Any, schema: str, call_id: str) -> None:
+    """`calls.require_call`, imported when called: the exports import this module's roles,
+    and `calls` imports `applications`, which imports the exports, so an import at the top
+    would close that circle."""
+    from konkurs_readside.api.calls import require_call
+
+    await require_call(conn, schema, call_id)
 
 
 def _schema(request: Request) -> str:
@@ -143,7 +151,7 @@ async def call_meetings(
     hash), its quorum and where it stands."""
     s = _schema(request)
     async with request.app.state.pool.acquire() as conn:
-        await require_call(conn, s, call_id)
+        await _require_call(conn, s, call_id)
         rows = await conn.fetch(
             f"""SELECT * FROM {s}.commission_meetings WHERE call_id = $1
                 ORDER BY scheduled_for, meeting_id""",
@@ -352,7 +360,7 @@ async def call_decisions(
     s = _schema(request)
     published_only = not _insider(principal)
     async with request.app.state.pool.acquire() as conn:
-        await require_call(conn, s, call_id)
+        await _require_call(conn, s, call_id)
         meetings = await conn.fetch(
             f"""SELECT * FROM {s}.commission_meetings
                 WHERE call_id = $1 AND status = ANY($2)
@@ -435,7 +443,7 @@ async def call_appeals(
     s = _schema(request)
     own = _own(principal)
     async with request.app.state.pool.acquire() as conn:
-        await require_call(conn, s, call_id)
+        await _require_call(conn, s, call_id)
         rows = await conn.fetch(
             f"""SELECT * FROM {s}.commission_appeals
                 WHERE call_id = $1 AND ($2::text IS NULL OR applicant_bin = $2)
