@@ -33,6 +33,7 @@ from konkurs_ops.processes import Process, free_port, wait_ready
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.db import create_pool
 from konkurs_platform.settings import Settings
+from konkurs_readside.rebuild import rebuild
 
 console = Console(stderr=True)
 RESULTS = Path(__file__).parent / "results"
@@ -166,6 +167,13 @@ async def sizes(pool: asyncpg.Pool, s: Settings, applications: int) -> dict[str,
     }
 
 
+def measured(result: dict[str, Any], name: str, value: Any) -> None:
+    """Record a figure, and log it at once: a run of hours that is stopped early still
+    leaves the figures it measured."""
+    result[name] = value
+    console.log(f"{name}: {json.dumps(value)}")
+
+
 async def run(s: Settings, total: int, progress: Progress) -> dict[str, Any]:
     result: dict[str, Any] = {"applications": total}
     pool = await create_pool(s, max_size=4)
@@ -199,7 +207,16 @@ async def run(s: Settings, total: int, progress: Progress) -> dict[str, Any]:
                 await load(intake, token, calls, lines, first)
                 await catch_up(pool, [], 600)
             with progress.stage(f"queries at {first:,}"):
-                result[f"queries at {first:,}"] = await queries(read, calls[0])
+                measured(result, f"queries at {first:,}", await queries(read, calls[0]))
+            with progress.stage(f"full rebuild at {first:,}"):
+                # Beside the live projector (the rebuild follows its offsets): the rate at
+                # both sizes shows whether a rebuild's time grows linearly.
+                report = await rebuild(s, pool)
+                measured(
+                    result,
+                    f"full rebuild at {first:,}",
+                    {"seconds": report.seconds, "events": report.events},
+                )
             lag: list[tuple[float, int]] = []
             with progress.stage(f"load {total:,}"):
                 start = time.monotonic()
@@ -207,23 +224,27 @@ async def run(s: Settings, total: int, progress: Progress) -> dict[str, Any]:
                 while not loading.done():
                     submitted, projected = await counts(pool)
                     lag.append((time.monotonic(), submitted - projected))
+                    if len(lag) % 12 == 1:  # about once a minute
+                        console.log(f"submitted {submitted:,}, projected {projected:,}")
                     await asyncio.wait({loading}, timeout=5)
                 await loading
-                result["load rate"] = (total - first) / (time.monotonic() - start)
-                result["catch-up after the load, s"] = await catch_up(pool, lag, 24 * 3600)
-            result["projector lag, applications (max)"] = max(n for _, n in lag)
+                measured(result, "load rate", (total - first) / (time.monotonic() - start))
+                measured(result, "catch-up after the load, s", await catch_up(pool, lag, 24 * 3600))
+            measured(result, "projector lag, applications (max)", max(n for _, n in lag))
             result["projector lag samples"] = [(round(t - lag[0][0]), n) for t, n in lag]
             with progress.stage(f"queries at {total:,}"):
-                result[f"queries at {total:,}"] = await queries(read, calls[0])
+                measured(result, f"queries at {total:,}", await queries(read, calls[0]))
         with progress.stage("sizes"):
-            result["KiB per 1,000 applications"] = await sizes(pool, s, total)
-        with progress.stage("full rebuild"):
+            measured(result, "KiB per 1,000 applications", await sizes(pool, s, total))
+        with progress.stage(f"full rebuild at {total:,}"):
             services.stop()
             readside.stop()
-            from konkurs_readside.rebuild import rebuild
-
             report = await rebuild(s, pool)
-            result["full rebuild"] = {"seconds": report.seconds, "events": report.events}
+            measured(
+                result,
+                f"full rebuild at {total:,}",
+                {"seconds": report.seconds, "events": report.events},
+            )
     finally:
         services.stop()
         readside.stop()
@@ -245,10 +266,11 @@ def main() -> None:
             ("services start", 20),
             (f"load {first:,}", first / 300),
             (f"queries at {first:,}", 20),
+            (f"full rebuild at {first:,}", first / 1000 + 5),
             (f"load {total:,}", (total - first) / 400),
             (f"queries at {total:,}", 20),
             ("sizes", 5),
-            ("full rebuild", total / 1000),
+            (f"full rebuild at {total:,}", total / 1000),
         ],
     )
     with bench_environment("scale") as (s, run_id):
@@ -265,11 +287,10 @@ def main() -> None:
         )
     for name, kib in result["KiB per 1,000 applications"].items():
         table.add_row(f"{name}, KiB per 1,000 applications", "", f"{kib:,.0f}")
-    rebuild = result["full rebuild"]
+    rebuilt = [result[f"full rebuild at {n:,}"] for n in (first, total)]
     table.add_row(
         "full rebuild",
-        "",
-        f"{rebuild['seconds']:.0f} s, {rebuild['events'] / rebuild['seconds']:,.0f} events/s",
+        *(f"{r['seconds']:.0f} s, {r['events'] / r['seconds']:,.0f} events/s" for r in rebuilt),
     )
     table.add_row("bulk load", "", f"{result['load rate']:,.0f} applications/s")
     table.add_row(
