@@ -142,7 +142,7 @@ async def test_the_plans_page_shows_each_plans_status_budget_and_overdue_items_a
     ).json()
     listed = set(_attribute_values(page.text, "data-overdue"))
     assert listed == {f"{o['plan_id']}/{o['kind']}/{o['item_id']}" for o in overdue["items"]}
-    assert listed, "the story leaves an overdue milestone open"
+    assert listed, "the story leaves an overdue milestone"
     # An open overdue milestone is late on the timeline too.
     late = {f"{o['plan_id']}/{o['item_id']}" for o in overdue["items"] if o["kind"] == "milestone"}
     states = dict(

@@ -55,8 +55,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "cluster": {"kk": "Кластер", "ru": "Кластер", "en": "Cluster"},
     "coordinator": {"kk": "Үйлестіруші", "ru": "Координатор", "en": "Coordinator"},
     "contact": {"kk": "Байланыс тұлға", "ru": "Контактное лицо", "en": "Contact person"},
-    "submitted": {"kk": "Берілді", "ru": "Подана", "en": "Submitted"},
-    "withdrawn": {"kk": "Қайтарылды", "ru": "Отозвана", "en": "Withdrawn"},
+    "application_submitted": {"kk": "Берілді", "ru": "Подана", "en": "Submitted"},
+    "application_withdrawn": {"kk": "Қайтарылды", "ru": "Отозвана", "en": "Withdrawn"},
     "yes": {"kk": "иә", "ru": "да", "en": "yes"},
     "no": {"kk": "жоқ", "ru": "нет", "en": "no"},
     "distributions": {
@@ -194,6 +194,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "kind_milestone": {"kk": "кезең", "ru": "веха", "en": "milestone"},
     "kind_report": {"kk": "есеп", "ru": "отчёт", "en": "report"},
     "due": {"kk": "Мерзімі", "ru": "Срок", "en": "Due"},
+    "status_announced": {"kk": "жарияланды", "ru": "объявлен", "en": "announced"},
+    "status_closed": {"kk": "жабылды", "ru": "закрыт", "en": "closed"},
     "requested_support": {
         "kk": "Сұралған қолдау",
         "ru": "Запрошенная поддержка",
@@ -363,6 +365,12 @@ class Words:
     def __call__(self, key: str) -> str:
         return MESSAGES[key][self.lang]
 
+    def term(self, prefix: str, value: str) -> str:
+        """A value the read models store as a word (a status): its translation under
+        `prefix_value`, or the value itself when a later service adds a word not here yet."""
+        names = MESSAGES.get(f"{prefix}_{value}")
+        return names[self.lang] if names else value
+
     def region(self, code: str) -> str:
         names = REGIONS.get(code)
         return names[self.lang] if names else code
@@ -375,7 +383,10 @@ class Words:
         return format_decimal(value, format="#,##0.##", locale=self.lang)
 
     def percent(self, part: int | Decimal, whole: int | Decimal) -> str:
-        return format_percent(part / whole if whole else 0, format="#,##0.#%", locale=self.lang)
+        # One decimal of a percent, in the language's own pattern (a space before % in
+        # Russian and Kazakh): rounded here, since the pattern itself has no decimals.
+        share = round(Decimal(part) / Decimal(whole), 3) if whole else Decimal(0)
+        return format_percent(share, locale=self.lang, decimal_quantization=False)
 
     def money(self, minor_units: int, currency: str) -> str:
         return format_currency(Decimal(minor_units) / 100, currency, locale=self.lang)

@@ -15,9 +15,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from konkurs_platform.db import Connection
+from konkurs_readside.api import plans as plans_api
 from konkurs_readside.dashboard.i18n import section_of
 from konkurs_readside.projections.plan_figures import is_milestone_overdue
 
@@ -129,18 +129,28 @@ async def _selected(conn: Connection, schema: str, call_id: str, *, insider: boo
 
 
 async def _plans_on_track(conn: Connection, schema: str, call_id: str) -> dict[str, int | None]:
-    """How many of the call's plans are approved (have a status) and how many are on track;
-    None for both before any plan is approved."""
-    row = await conn.fetchrow(
-        f"""SELECT count(*) FILTER (WHERE status IS NOT NULL) AS plans,
-                   count(*) FILTER (WHERE status = 'on_track') AS on_track
-            FROM {schema}.plans WHERE call_id = $1""",
-        call_id,
-    )
-    assert row is not None  # an aggregate always answers one row
-    if not row["plans"]:
+    """How many of the call's plans are approved (have a status today) and how many of them
+    are on track; None for both before any plan is approved."""
+    _, progress = await _plan_progress(conn, schema, call_id)
+    statuses = [p.status for p in progress if p.status is not None]
+    if not statuses:
         return {"plans": None, "plans_on_track": None}
-    return {"plans": row["plans"], "plans_on_track": row["on_track"]}
+    return {"plans": len(statuses), "plans_on_track": statuses.count("on_track")}
+
+
+async def _plan_progress(
+    conn: Connection, schema: str, call_id: str
+) -> tuple[list[Any], list[Any]]:
+    """The call's plans and their figures today in their time zone, computed by the plans
+    API's own rules (a plan's status and what is overdue depend on the day asked)."""
+    rows = list(
+        await conn.fetch(
+            f"SELECT * FROM {schema}.plans WHERE call_id = $1 "
+            "ORDER BY registration_number, plan_id",
+            call_id,
+        )
+    )
+    return rows, await plans_api._progress_of(conn, schema, rows, None)
 
 
 async def _latest_ranking_version(conn: Connection, schema: str, call_id: str) -> int | None:
@@ -525,7 +535,8 @@ class OverdueItem:
     kind: str
     item_id: str
     due_on: date
-    overdue_at: datetime
+    # Whether the plans service's timer has marked it yet (it escalates what it marks).
+    marked: bool
 
 
 @dataclass(frozen=True)
@@ -542,14 +553,11 @@ def _milestone_state(m: dict[str, Any], today: date) -> str:
 
 
 async def plans(conn: Connection, schema: str, call_id: str) -> Plans:
-    """The call's plans: each one's milestones on a timeline (met, partly met, cancelled,
-    late or upcoming, as of today in the plan's time zone), its indicators in the latest
-    period with a known actual (else the first with a target), its budget planned and
-    disbursed; and the open overdue items of them all, oldest due first."""
-    rows = await conn.fetch(
-        f"SELECT * FROM {schema}.plans WHERE call_id = $1 ORDER BY registration_number, plan_id",
-        call_id,
-    )
+    """The call's plans: each one's status today and its milestones on a timeline (met,
+    partly met, cancelled, late or upcoming, as of today in the plan's time zone), its
+    indicators in the latest period with a known actual (else the first with a target), its
+    budget planned and disbursed; and what is overdue today in them all, oldest due first."""
+    rows, progress = await _plan_progress(conn, schema, call_id)
     ids = [r["plan_id"] for r in rows]
     attainment = await conn.fetch(
         f"""SELECT DISTINCT ON (plan_id, code) * FROM {schema}.plan_attainment
@@ -565,8 +573,8 @@ async def plans(conn: Connection, schema: str, call_id: str) -> Plans:
     )
     totals = {b["plan_id"]: (b["planned"], b["disbursed"]) for b in budget}
     views = []
-    for r in rows:
-        today = datetime.now(ZoneInfo(r["time_zone"])).date()
+    for r, figures in zip(rows, progress, strict=True):
+        today = figures.on
         milestones = sorted(
             (
                 Milestone(
@@ -587,7 +595,7 @@ async def plans(conn: Connection, schema: str, call_id: str) -> Plans:
                 registration_number=r["registration_number"],
                 cluster_name=r["cluster_name"],
                 region_code=r["region_code"],
-                status=r["status"],
+                status=figures.status,
                 current_version=r["current_version"],
                 milestones=milestones,
                 attainment=[
@@ -608,25 +616,19 @@ async def plans(conn: Connection, schema: str, call_id: str) -> Plans:
                 disbursed_total=disbursed,
             )
         )
-    overdue = await conn.fetch(
-        f"""SELECT o.*, p.registration_number, p.cluster_name
-            FROM {schema}.plan_overdue o JOIN {schema}.plans p USING (plan_id)
-            WHERE p.call_id = $1 AND o.resolved_at IS NULL
-            ORDER BY o.due_on, p.registration_number, o.kind, o.item_id""",
-        call_id,
-    )
-    return Plans(
-        plans=views,
-        overdue=[
-            OverdueItem(
-                plan_id=o["plan_id"],
-                registration_number=o["registration_number"],
-                cluster_name=o["cluster_name"],
-                kind=o["kind"],
-                item_id=o["item_id"],
-                due_on=o["due_on"],
-                overdue_at=o["overdue_at"],
-            )
-            for o in overdue
-        ],
-    )
+    marks = await plans_api._marks(conn, schema, ids)
+    overdue = [
+        OverdueItem(
+            plan_id=r["plan_id"],
+            registration_number=r["registration_number"],
+            cluster_name=r["cluster_name"],
+            kind=item["kind"],
+            item_id=item["item_id"],
+            due_on=date.fromisoformat(item["due_on"]),
+            marked=item["marked_at"] is not None,
+        )
+        for r, figures in zip(rows, progress, strict=True)
+        for item in plans_api._overdue(figures, marks.get(r["plan_id"], {}))
+    ]
+    overdue.sort(key=lambda o: (o.due_on, o.registration_number, o.plan_id, o.kind, o.item_id))
+    return Plans(plans=views, overdue=overdue)
