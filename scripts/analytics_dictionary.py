@@ -47,8 +47,9 @@ _SCALARS = {
 
 def parse(schemas: Path = SCHEMAS) -> list[FileDescriptorProto]:
     """The contract's files as protoc parses them, with their comments."""
-    import grpc_tools
-    from grpc_tools import protoc
+    # grpc_tools (protoc as a Python package, a dev dependency) ships no type hints.
+    import grpc_tools  # type: ignore[import-untyped]
+    from grpc_tools import protoc  # type: ignore[import-untyped]
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     files = sorted(str(p.relative_to(schemas)) for p in (schemas / CONTRACT).glob("*.proto"))
