@@ -49,7 +49,7 @@ def parse(schemas: Path = SCHEMAS) -> list[FileDescriptorProto]:
     """The contract's files as protoc parses them, with their comments."""
     # grpc_tools (protoc as a Python package, a dev dependency) ships no type hints.
     import grpc_tools  # type: ignore[import-untyped]
-    from grpc_tools import protoc  # type: ignore[import-untyped]
+    from grpc_tools import protoc
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     files = sorted(str(p.relative_to(schemas)) for p in (schemas / CONTRACT).glob("*.proto"))
