@@ -19,9 +19,10 @@ JOIN LATERAL (
     WHERE v.plan_id = a.application_id AND v.approved_at IS NOT NULL
     ORDER BY v.version DESC LIMIT 1
 ) p ON true
-LEFT JOIN {s}.award_decisions d USING (meeting_id, application_id)
-LEFT JOIN {s}.calls c USING (call_id)
-LEFT JOIN {s}.applications ap USING (application_id)
+LEFT JOIN {s}.award_decisions d
+    ON d.meeting_id = a.meeting_id AND d.application_id = a.application_id
+LEFT JOIN {s}.calls c ON c.call_id = a.call_id
+LEFT JOIN {s}.applications ap ON ap.application_id = a.application_id
 WHERE a.replaced_cause IS NULL
 ORDER BY a.call_id, a.rank, a.application_id
 """
