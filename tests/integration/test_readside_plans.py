@@ -82,16 +82,13 @@ def measure(measure_id: str, amount: str, planned: dict[str, str]) -> pb.Support
     )
 
 
-def content_a(
-    import_targets: dict[str, str], m3_due: str, *, reported: bool = False
-) -> pb.PlanContent:
+def content_a(import_targets: dict[str, str], m3_due: str) -> pb.PlanContent:
     """Plan A: one indicator of each edge (members up, import share down, joint projects from
-    a zero baseline with targets in half the periods, exports never reported); `reported`
-    carries the milestones met by then into an amendment."""
+    a zero baseline with targets in half the periods, exports never reported)."""
     return pb.PlanContent(
         milestones=[
-            milestone("m1", "2018-02-28", *((MET, "2018-02-20") if reported else ())),
-            milestone("m2", "2018-06-30", *((MET, "2018-07-15") if reported else ())),
+            milestone("m1", "2018-02-28"),
+            milestone("m2", "2018-06-30"),
             milestone("m3", m3_due),
         ],
         indicators=[
@@ -131,13 +128,14 @@ def paid(measure_id: str, on: str, amount: str) -> pb.DisbursementMade:
 class PlanStory:
     """Three plans of one call, as their events:
 
-    - A: returned once, then approved (v1); Q1 accepted (members halfway, import share
-      overshot, exports unreported); m2 and the Q2 report fall overdue; Q2 submitted late,
-      returned, submitted again and accepted (m2 met, import share a quarter of the way: at
-      risk); amended (v2: import targets eased from Q3, m3 moved) with a reason;
+    - A: returned once, then approved (v1); Q1 accepted (m1 met, members halfway, import
+      share overshot, exports unreported); the timers mark m2 and the Q2 report overdue; Q2
+      submitted late, returned, submitted again and accepted (m2 met, import share a quarter
+      of the way: at risk); amended with a reason (v2: import targets eased from Q3, m3
+      moved, every milestone scheduled as drafted: the reports' statuses stand);
     - B: drafted and submitted, never approved;
-    - C: approved with x and y; both fall overdue; v2 cancels x (resolved, amended) and keeps
-      y (open: late).
+    - C: approved with x and y, never reported on; the timers mark both overdue; v2 cancels
+      x and keeps y (overdue: late).
     """
 
     call_id: str
@@ -323,7 +321,7 @@ class PlanStory:
         self.draft(
             "A",
             2,
-            content_a(IMPORT_V2, "2018-12-31", reported=True),
+            content_a(IMPORT_V2, "2018-12-31"),
             reason="Import substitution is slower than planned: targets eased from Q3.",
         )
         self.submit("A", 2)
@@ -399,25 +397,30 @@ async def rows_of(pool: asyncpg.Pool, schema: str, table: str, plan_id: str) -> 
         )
 
 
-async def test_plan_events_project_into_plans_versions_reports_and_overdue_items(
+async def test_plan_events_project_into_plans_versions_reports_and_overdue_marks(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
     _, schema, story = await told(settings, pool)
     a, b, c = (story.plans[n] for n in "ABC")
     plans = {r["plan_id"]: r for r in (await snapshot(pool, schema))["plans"]}
-    assert {p: plans[p]["status"] for p in (a, b, c)} == {a: "at_risk", b: None, c: "late"}
     assert (plans[a]["current_version"], plans[a]["pending_version"]) == (2, None)
     assert (plans[b]["current_version"], plans[b]["pending_state"]) == (None, "submitted")
-    assert (plans[c]["milestones_overdue"], plans[c]["reports_overdue"]) == (1, 0)
     assert plans[a]["latest_accepted_period"] == "2018-Q2"
-    # v2's content: m1 and m2 as the accepted reports moved them, m3 moved.
+    # v2 drafts every milestone scheduled: what the accepted reports made of m1 and m2
+    # stands; m3 is moved.
     assert [
-        (m["milestone_id"], m["status"], m["due_on"]) for m in json.loads(plans[a]["milestones"])
+        (m["milestone_id"], m["status"], m["met_on"], m["due_on"])
+        for m in json.loads(plans[a]["milestones"])
     ] == [
-        ("m1", "met", "2018-02-28"),
-        ("m2", "met", "2018-06-30"),
-        ("m3", "scheduled", "2018-12-31"),
+        ("m1", "met", "2018-02-20", "2018-02-28"),
+        ("m2", "met", "2018-07-15", "2018-06-30"),
+        ("m3", "scheduled", None, "2018-12-31"),
     ]
+    # A version settles a milestone: C's v2 cancels x.
+    assert json.loads(plans[c]["tracked"]) == {
+        "x": {"status": "cancelled", "met_on": None},
+        "y": {"status": "scheduled", "met_on": None},
+    }
 
     versions = await rows_of(pool, schema, "plan_versions", a)
     assert [(v["version"], v["state"]) for v in versions] == [(1, "superseded"), (2, "approved")]
@@ -433,16 +436,16 @@ async def test_plan_events_project_into_plans_versions_reports_and_overdue_items
     assert reports["2018-Q2"]["comments"] == "Evidence for members."
     assert json.loads(reports["2018-Q1"]["actuals"])[0]["evidence_sha256"] == ["ab" * 32]
 
-    overdue = [
-        (r["kind"], r["item_id"], r["resolution"])
+    marks = [
+        (r["kind"], r["item_id"], r["due_on"], r["marked_at"])
         for p in (a, c)
         for r in await rows_of(pool, schema, "plan_overdue", p)
     ]
-    assert overdue == [
-        ("milestone", "m2", "met"),
-        ("report", "2018-Q2", "submitted"),
-        ("milestone", "x", "amended"),
-        ("milestone", "y", None),
+    assert marks == [
+        ("milestone", "m2", date(2018, 6, 30), datetime(2018, 6, 30, 18, 7, tzinfo=UTC)),
+        ("report", "2018-Q2", date(2018, 7, 30), datetime(2018, 7, 30, 18, 7, tzinfo=UTC)),
+        ("milestone", "x", date(2018, 3, 31), datetime(2018, 3, 31, 18, 7, tzinfo=UTC)),
+        ("milestone", "y", date(2018, 4, 30), datetime(2018, 4, 30, 18, 7, tzinfo=UTC)),
     ]
 
 
@@ -456,8 +459,7 @@ async def test_the_milestones_move_when_a_report_is_accepted_not_when_it_is_subm
     story.draft("A", 1, content_a(IMPORT_V1, "2018-09-30"))
     story.submit("A", 1)
     story.approve("A", 1)
-    story.at("2018-06-30T18:00:00")
-    story.milestone_overdue("A", "m2", "2018-06-30")
+    story.at("2018-07-02T05:00:00")
     story.report(
         "A",
         "2018-Q2",
@@ -468,16 +470,12 @@ async def test_the_milestones_move_when_a_report_is_accepted_not_when_it_is_subm
     async with running(projector(world, pool, schema)):
         await wait_projected(world, pool, schema)
         (plan,) = await rows_of(pool, schema, "plans", story.plans["A"])
-        assert (plan["status"], json.loads(plan["milestones"])[1]["status"]) == (
-            "late",
-            "scheduled",
-        )
+        assert json.loads(plan["milestones"])[1]["status"] == "scheduled"
 
         story.accept("A", "2018-Q2")
         await publish(world, story.events.published[-1:])
         await wait_projected(world, pool, schema)
     (plan,) = await rows_of(pool, schema, "plans", story.plans["A"])
-    assert (plan["status"], plan["milestones_overdue"]) == ("on_track", 0)
     m2 = json.loads(plan["milestones"])[1]
     assert (m2["status"], m2["met_on"]) == ("met", "2018-06-29")
 
@@ -492,19 +490,20 @@ async def test_attainment_on_direction_down_zero_baseline_missing_actuals_and_ov
         for r in rows
     }
     assert len(got) == 16
+    # Every period against the version in effect (v2), as plan tracking measures them.
     # Halfway from 10 towards 12; then three quarters from 10 towards 14.
-    assert got["members", "2018-Q1"] == (1, D(12), D(11), D("0.5000"))
-    assert got["members", "2018-Q2"] == (1, D(14), D(13), D("0.7500"))
+    assert got["members", "2018-Q1"] == (2, D(12), D(11), D("0.5000"))
+    assert got["members", "2018-Q2"] == (2, D(14), D(13), D("0.7500"))
     # Less is better: 80 against a target of 90 from 100 overshoots it twice over; 95
     # against 80 is a quarter of the way.
-    assert got["import_share", "2018-Q1"] == (1, D(90), D(80), D("2.0000"))
-    assert got["import_share", "2018-Q2"] == (1, D(80), D(95), D("0.2500"))
+    assert got["import_share", "2018-Q1"] == (2, D(90), D(80), D("2.0000"))
+    assert got["import_share", "2018-Q2"] == (2, D(80), D(95), D("0.2500"))
     # A zero baseline; no target in Q1, so no figure even with nothing reported.
-    assert got["joint_projects", "2018-Q1"] == (1, None, None, None)
-    assert got["joint_projects", "2018-Q2"] == (1, D(2), D(1), D("0.5000"))
+    assert got["joint_projects", "2018-Q1"] == (2, None, None, None)
+    assert got["joint_projects", "2018-Q2"] == (2, D(2), D(1), D("0.5000"))
     # An indicator the report leaves out is unknown, not zero.
-    assert got["exports", "2018-Q1"] == (1, D(6), None, None)
-    # Periods without an accepted report: the amended version's targets, nothing known yet.
+    assert got["exports", "2018-Q1"] == (2, D(6), None, None)
+    # Periods without an accepted report: the eased targets, nothing known yet.
     assert got["import_share", "2018-Q3"] == (2, D(90), None, None)
     assert got["members", "2018-Q4"] == (2, D(20), None, None)
     states = {r["period_id"]: r["report_state"] for r in rows}

@@ -1,8 +1,9 @@
 """The readside's plan routes over HTTP: a coordinator sees its own plan only; operators and
 auditors every plan, version and actor; analysts progress without people and without
-drafts; the as-of view shows the version in effect at a time; attainment and budget
-execution come out as exact figures (null when unknown); the operator's list of overdue
-items; hostile parameters are 422 problems naming them."""
+drafts; the as-of view shows the version in effect at a time; the status and what is
+overdue on a date; attainment and budget execution come out as exact figures (null when
+unknown); the operator's list of overdue items; hostile parameters are 422 problems naming
+them."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.integration
 
 PROBLEM = "application/problem+json"
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
+# After A's amendment, before its Q3 report is due.
+SUMMER = "2018-08-21"
 
 
 @dataclass
@@ -82,7 +85,8 @@ async def test_a_coordinator_sees_its_own_plan_only(world: World) -> None:
 async def test_operators_and_auditors_see_every_plan_every_version_and_who_acted(
     world: World,
 ) -> None:
-    listed = (await world.get(f"/v1/plans?call_id={world.story.call_id}", Role.OPERATOR)).json()
+    call = world.story.call_id
+    listed = (await world.get(f"/v1/plans?call_id={call}&on={SUMMER}", Role.OPERATOR)).json()
     assert [p["registration_number"] for p in listed["plans"]] == [
         "TC-2017-001",
         "TC-2017-002",
@@ -93,8 +97,8 @@ async def test_operators_and_auditors_see_every_plan_every_version_and_who_acted
         "planned_total": "4500000.00",
         "disbursed_total": "1400000.50",
     }
-    late = (await world.get("/v1/plans?status=late", Role.AUDITOR)).json()["plans"]
-    assert [p["plan_id"] for p in late if p["call_id"] == world.story.call_id] == [world.plan("C")]
+    late = await world.get(f"/v1/plans?status=late&on={SUMMER}", Role.AUDITOR)
+    assert [p["plan_id"] for p in late.json()["plans"]] == [world.plan("C")]
 
     versions = (await world.get(routes(world.plan("A"))[1], Role.AUDITOR)).json()["versions"]
     assert [(v["version"], v["state"]) for v in versions] == [(1, "superseded"), (2, "approved")]
@@ -115,7 +119,7 @@ async def test_operators_and_auditors_see_every_plan_every_version_and_who_acted
 async def test_analysts_see_progress_without_people_and_without_drafts(world: World) -> None:
     people = ["staff-of-", OPERATOR.subject]
     for name in "ABC":
-        for path in ["/v1/plans", "/v1/overdue?state=all", *routes(world.plan(name))]:
+        for path in ["/v1/plans", f"/v1/overdue?on={SUMMER}", *routes(world.plan(name))]:
             answer = await world.get(path, Role.ANALYST)
             assert answer.status_code == 200, path
             assert not [p for p in people if p in answer.text], f"{path} names a person"
@@ -148,14 +152,53 @@ async def test_the_as_of_view_shows_the_version_in_effect_at_that_time(world: Wo
     assert autumn["reason"].startswith("Import substitution")
 
     now = (await world.get(a, Role.OPERATOR)).json()
-    assert (now["version"]["version"], now["status"], now["at"]) == (2, "at_risk", None)
-    assert [p["report"] for p in now["periods"]] == ["accepted", "accepted", None, None]
-    c = (await world.get(routes(world.plan("C"))[0], Role.OPERATOR)).json()
-    assert [(o["kind"], o["item_id"], o["due_on"]) for o in c["overdue"]] == [
-        ("milestone", "y", "2018-04-30")
+    assert (now["version"]["version"], now["at"]) == (2, None)
+    assert [m["status"] for m in now["version"]["content"]["milestones"]] == [
+        "met",
+        "met",
+        "scheduled",
     ]
-    b = (await world.coordinator("B", routes(world.plan("B"))[0])).json()
-    assert (b["version"], b["status"], b["pending_state"]) == (None, None, "submitted")
+    assert [p["report"] for p in now["periods"]] == ["accepted", "accepted", None, None]
+
+
+async def test_the_status_and_what_is_overdue_depend_on_the_date(world: World) -> None:
+    a, b, c = (routes(world.plan(n))[0] for n in "ABC")
+
+    async def on(path: str, day: str = "") -> dict[str, Any]:
+        answer = await world.get(f"{path}?on={day}" if day else path, Role.OPERATOR)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    # A: Q2's import share is a quarter of the way (below three quarters): at risk; nothing
+    # overdue, since m2 was met and Q2 reported, late, before.
+    summer = await on(a, SUMMER)
+    assert (summer["on"], summer["status"], summer["overdue"]) == (SUMMER, "at_risk", [])
+    # After Q3's report was due, and after m3 (moved to 31 December) was: late.
+    winter = await on(a, "2019-01-01")
+    assert winter["status"] == "late"
+    assert [(o["kind"], o["item_id"], o["due_on"]) for o in winter["overdue"]] == [
+        ("report", "2018-Q3", "2018-10-30"),
+        ("milestone", "m3", "2018-12-31"),
+    ]
+    # The day a due date passes counts from the day after.
+    assert (await on(a, "2018-10-30"))["status"] == "at_risk"
+    assert (await on(a, "2018-10-31"))["status"] == "late"
+    # C: y is overdue (marked by the timer), x was cancelled; its reports were never made.
+    c_summer = await on(c, SUMMER)
+    assert c_summer["status"] == "late"
+    assert [(o["kind"], o["item_id"], o["marked_at"] is not None) for o in c_summer["overdue"]] == [
+        ("milestone", "y", True),
+        ("report", "2018-Q1", False),
+        ("report", "2018-Q2", False),
+    ]
+    # Without a date: today in the call's time zone.
+    today = await on(a)
+    assert (today["status"], today["on"] > "2025") == ("late", True)
+    # B was never approved: nothing to measure.
+    b_now = await on(b)
+    assert (b_now["version"], b_now["status"], b_now["pending_state"]) == (None, None, "submitted")
+    assert b_now["overdue"] == []
 
 
 async def test_attainment_over_http_is_exact_and_unknown_is_null(world: World) -> None:
@@ -178,7 +221,7 @@ async def test_attainment_over_http_is_exact_and_unknown_is_null(world: World) -
 
 async def test_budget_execution_per_measure_and_plan_on_a_date(world: World) -> None:
     path = routes(world.plan("A"))[4]
-    body = (await world.get(f"{path}?as_of=2018-06-30", Role.OPERATOR)).json()
+    body = (await world.get(f"{path}?on=2018-06-30", Role.OPERATOR)).json()
     assert body["execution"] == {
         "planned_total": "4500000.00",
         "planned_to_date": "1500000.00",
@@ -190,7 +233,7 @@ async def test_budget_execution_per_measure_and_plan_on_a_date(world: World) -> 
     assert (s1["execution"]["overall"], s1["execution"]["to_date"]) == ("0.2250", "0.9000")
     assert (s2["execution"]["overall"], s2["execution"]["to_date"]) == ("1.0000", "1.0000")
     # Before anything was planned: nothing to execute against yet, so unknown, not zero.
-    early = (await world.get(f"{path}?as_of=2018-01-01", Role.OPERATOR)).json()
+    early = (await world.get(f"{path}?on=2018-01-01", Role.OPERATOR)).json()
     assert (early["execution"]["overall"], early["execution"]["to_date"]) == ("0.0000", None)
     # Without a date: today in the call's time zone, long after every disbursement.
     today = (await world.get(path, Role.OPERATOR)).json()
@@ -198,25 +241,34 @@ async def test_budget_execution_per_measure_and_plan_on_a_date(world: World) -> 
     assert today["execution"]["to_date"] == "0.3111"
 
 
-async def test_the_operators_list_shows_open_overdue_items_and_what_resolved_the_others(
+async def test_the_operators_list_shows_what_is_overdue_on_a_date_across_plans(
     world: World,
 ) -> None:
     call = world.story.call_id
 
-    async def items(state: str) -> list[tuple[str, str, str | None]]:
-        answer = await world.get(f"/v1/overdue?state={state}&call_id={call}", Role.OPERATOR)
+    async def items(day: str) -> list[tuple[str, str, str, bool]]:
+        answer = await world.get(f"/v1/overdue?on={day}&call_id={call}", Role.OPERATOR)
+        assert answer.status_code == 200, answer.text
         return [
-            (i["registration_number"], i["item_id"], i["resolution"])
+            (i["registration_number"], i["kind"], i["item_id"], i["marked_at"] is not None)
             for i in answer.json()["items"]
         ]
 
-    assert await items("open") == [("TC-2017-003", "y", None)]
-    assert await items("resolved") == [
-        ("TC-2017-003", "x", "amended"),
-        ("TC-2017-001", "m2", "met"),
-        ("TC-2017-001", "2018-Q2", "submitted"),
+    assert await items(SUMMER) == [
+        ("TC-2017-003", "milestone", "y", True),
+        ("TC-2017-003", "report", "2018-Q1", False),
+        ("TC-2017-003", "report", "2018-Q2", False),
     ]
-    assert len(await items("all")) == 4
+    # Before C's x was cancelled it would be on the list too, but what is known now counts:
+    # x is cancelled, A's m2 met and its Q2 report submitted.
+    assert await items("2018-07-31") == await items(SUMMER)
+    assert [(n, i) for n, _, i, _ in await items("2018-11-01")] == [
+        ("TC-2017-003", "y"),
+        ("TC-2017-003", "2018-Q1"),
+        ("TC-2017-003", "2018-Q2"),
+        ("TC-2017-001", "2018-Q3"),
+        ("TC-2017-003", "2018-Q3"),
+    ]
     other = await world.get("/v1/overdue?call_id=no-such-call", Role.AUDITOR)
     assert other.json()["items"] == []
     assert (await world.coordinator("C", "/v1/overdue")).status_code == 403
@@ -229,9 +281,10 @@ async def test_the_operators_list_shows_open_overdue_items_and_what_resolved_the
         ("/v1/plans?call_id=%01", "call_id"),
         ("/v1/plans/{plan}?at=2018-05-01", "at"),
         ("/v1/plans/{plan}?at=yesterday", "at"),
-        ("/v1/plans/{plan}/budget?as_of=2018-13-01", "as_of"),
+        ("/v1/plans/{plan}/budget?on=2018-13-01", "on"),
         ("/v1/plans/%7F/attainment", "plan_id"),
-        ("/v1/overdue?state=closed", "state"),
+        ("/v1/overdue?on=yesterday", "on"),
+        ("/v1/plans?on=2018-02-30", "on"),
     ],
 )
 async def test_a_hostile_parameter_is_a_422_problem_naming_it(

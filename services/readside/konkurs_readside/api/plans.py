@@ -12,12 +12,19 @@ Who sees what:
 Every event of a plan, with the exact bytes published, is in the audit log
 (`/v1/audit/streams/plan-<plan_id>`, for auditors).
 
-Figures are exact decimals written as strings ("0.8333"), null when unknown.
+A plan's status (on-track, at-risk, late) and what is overdue are figures on a date (`on`,
+today in the call's time zone when left out), computed by plan tracking's rules
+(`plan_figures`) from what is known now: the milestones as approved versions and accepted
+reports left them, the reports submitted, the attainment in the latest accepted report. A
+plan not approved yet has no status. Figures are exact decimals written as strings
+("0.8333"), null when unknown.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -40,13 +47,15 @@ OVERDUE_READERS = (*STAFF, Role.ANALYST)
 DECIDED = ("approved", "superseded")
 
 PlanStatus = Literal["on_track", "at_risk", "late"]
-OverdueState = Literal["open", "resolved", "all"]
+On = Annotated[
+    date | None,
+    Query(description="The figures on this date; today in the call's time zone if left out."),
+]
 
 _PLAN_COLUMNS = (
     "plan_id, call_id, registration_number, cluster_name, region_code, coordinator_bin, "
     "time_zone, phases, periods, current_version, pending_version, pending_state, milestones, "
-    "status, milestones_overdue, reports_overdue, latest_accepted_period, opened_at, "
-    "last_changed_at, stream_version"
+    "latest_accepted_period, opened_at, last_changed_at, stream_version"
 )
 
 
@@ -83,7 +92,70 @@ def _restrict(principal: Principal, where: Where) -> None:
         where.add("coordinator_bin = {0}", principal.organisation)
 
 
-def _summary(row: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Progress:
+    """A plan's figures on a date: what is overdue then, and its status."""
+
+    on: date
+    milestones_overdue: list[dict[str, Any]]
+    reports_overdue: list[dict[str, Any]]
+    status: str | None
+
+
+def _progress(
+    row: Any, reported: set[str], latest: Sequence[Decimal | None], on: date
+) -> _Progress:
+    """The figures of the plan in `row` on `on`, as plan tracking computes them: a milestone
+    of the version in effect past its due date and not settled, a period past its report's
+    due date without a report ever submitted; at risk by the attainments `latest` of the
+    latest accepted report. Nothing to measure before the first approval."""
+    if row["current_version"] is None:
+        return _Progress(on, [], [], None)
+    milestones = [
+        m
+        for m in json.loads(row["milestones"])
+        if figures.is_milestone_overdue(m["status"], date.fromisoformat(m["due_on"]), on)
+    ]
+    reports = [
+        p
+        for p in json.loads(row["periods"])
+        if figures.is_report_overdue(
+            p["period_id"] in reported, date.fromisoformat(p["report_due_on"]), on
+        )
+    ]
+    return _Progress(
+        on, milestones, reports, figures.plan_status(len(milestones), len(reports), latest)
+    )
+
+
+async def _progress_of(conn: Any, s: str, rows: Sequence[Any], on: date | None) -> list[_Progress]:
+    """The figures of each plan of `rows` on `on` (each plan's today when None)."""
+    ids = [r["plan_id"] for r in rows]
+    reported: dict[str, set[str]] = {}
+    for r in await conn.fetch(
+        f"SELECT plan_id, period_id FROM {s}.plan_reports WHERE plan_id = ANY($1)", ids
+    ):
+        reported.setdefault(r["plan_id"], set()).add(r["period_id"])
+    latest: dict[str, list[Decimal | None]] = {}
+    for r in await conn.fetch(
+        f"""SELECT a.plan_id, a.attainment FROM {s}.plan_attainment a
+            JOIN {s}.plans p ON p.plan_id = a.plan_id AND p.latest_accepted_period = a.period_id
+            WHERE a.plan_id = ANY($1)""",
+        ids,
+    ):
+        latest.setdefault(r["plan_id"], []).append(r["attainment"])
+    return [
+        _progress(
+            r,
+            reported.get(r["plan_id"], set()),
+            latest.get(r["plan_id"], []),
+            on or _today(r),
+        )
+        for r in rows
+    ]
+
+
+def _summary(row: Any, progress: _Progress) -> dict[str, Any]:
     return {
         "plan_id": row["plan_id"],
         "call_id": row["call_id"],
@@ -94,9 +166,10 @@ def _summary(row: Any) -> dict[str, Any]:
         "current_version": row["current_version"],
         "pending_version": row["pending_version"],
         "pending_state": row["pending_state"],
-        "status": row["status"],
-        "milestones_overdue": row["milestones_overdue"],
-        "reports_overdue": row["reports_overdue"],
+        "on": progress.on.isoformat(),
+        "status": progress.status,
+        "milestones_overdue": len(progress.milestones_overdue),
+        "reports_overdue": len(progress.reports_overdue),
         "latest_accepted_period": row["latest_accepted_period"],
         "opened_at": _iso(row["opened_at"]),
         "last_changed_at": _iso(row["last_changed_at"]),
@@ -125,19 +198,18 @@ def _today(row: Any) -> date:
 async def list_plans(
     request: Request,
     principal: Annotated[Principal, Depends(require(*PLAN_READERS))],
+    on: On = None,
     call_id: Annotated[Identifier | None, Query(description="Only this call's plans.")] = None,
     status: Annotated[PlanStatus | None, Query(description="Only plans in this status.")] = None,
 ) -> dict[str, Any]:
-    """Every plan the caller may read, by registration number: its workflow, its status
-    (on-track, at-risk or late; null before the first approval) with the overdue counts
-    behind it, and its budget totals (planned, and disbursed in accepted reports)."""
+    """Every plan the caller may read, by call and registration number: its workflow, its
+    status on `on` (null before the first approval) with the overdue counts behind it, and its
+    budget totals (planned, and disbursed in accepted reports)."""
     s = _schema(request)
     w = Where()
     _restrict(principal, w)
     if call_id is not None:
         w.add("call_id = {0}", call_id)
-    if status is not None:
-        w.add("status = {0}", status)
     async with request.app.state.pool.acquire() as conn:
         rows = await conn.fetch(
             f"""SELECT p.*, coalesce(b.planned, 0) AS planned, coalesce(b.disbursed, 0) AS disbursed
@@ -148,21 +220,47 @@ async def list_plans(
                 ORDER BY p.call_id, p.registration_number, p.plan_id""",
             *w.params,
         )
+        progress = await _progress_of(conn, s, rows, on)
     plans = [
         {
-            **_summary(r),
+            **_summary(r, p),
             "budget": {
                 "planned_total": str(r["planned"]),
                 "disbursed_total": str(r["disbursed"]),
             },
         }
-        for r in rows
+        for r, p in zip(rows, progress, strict=True)
+        if status is None or p.status == status
     ]
     by_status: dict[str, int] = {}
-    for p in plans:
-        key = p["status"] or "not_approved"
+    for plan in plans:
+        key = plan["status"] or "not_approved"
         by_status[key] = by_status.get(key, 0) + 1
     return {"plans": plans, "by_status": by_status}
+
+
+def _overdue(progress: _Progress, marks: dict[tuple[str, str], datetime]) -> list[dict[str, Any]]:
+    """What is overdue on the progress's date, oldest due first, with the timers' marks."""
+    items = [("milestone", m["milestone_id"], m["due_on"]) for m in progress.milestones_overdue] + [
+        ("report", p["period_id"], p["report_due_on"]) for p in progress.reports_overdue
+    ]
+    return [
+        {"kind": kind, "item_id": item, "due_on": due, "marked_at": _iso(marks.get((kind, item)))}
+        for kind, item, due in sorted(items, key=lambda i: (i[2], i[0], i[1]))
+    ]
+
+
+async def _marks(
+    conn: Any, s: str, plan_ids: list[str]
+) -> dict[str, dict[tuple[str, str], datetime]]:
+    """When the timers marked each plan's items overdue."""
+    marks: dict[str, dict[tuple[str, str], datetime]] = {}
+    for r in await conn.fetch(
+        f"SELECT plan_id, kind, item_id, marked_at FROM {s}.plan_overdue WHERE plan_id = ANY($1)",
+        plan_ids,
+    ):
+        marks.setdefault(r["plan_id"], {})[(r["kind"], r["item_id"])] = r["marked_at"]
+    return marks
 
 
 @router.get(
@@ -174,14 +272,16 @@ async def get_plan(
     plan_id: Identifier,
     request: Request,
     principal: Annotated[Principal, Depends(require(*PLAN_READERS))],
+    on: On = None,
     at: Annotated[
         AwareDatetime | None,
         Query(description="Show the version in effect at this time; the current one if left out."),
     ] = None,
 ) -> dict[str, Any]:
-    """The plan's phases and periods (each with its report's state), its status and open
-    overdue items, and the version in effect: now, with the milestones as accepted reports
-    moved them, or at `at`, as that version was approved (null before the first approval)."""
+    """The plan's phases and periods (each with its report's state), its status and what is
+    overdue on `on`, and the version in effect: now, with the milestones as approved versions
+    and accepted reports left them, or at `at`, as that version was approved (null before
+    the first approval)."""
     s = _schema(request)
     async with request.app.state.pool.acquire() as conn:
         row = await _plan(request, conn, principal, plan_id)
@@ -198,11 +298,8 @@ async def get_plan(
                 f"SELECT period_id, state FROM {s}.plan_reports WHERE plan_id = $1", plan_id
             )
         }
-        overdue = await conn.fetch(
-            f"""SELECT kind, item_id, due_on, overdue_at FROM {s}.plan_overdue
-                WHERE plan_id = $1 AND resolved_at IS NULL ORDER BY due_on, kind, item_id""",
-            plan_id,
-        )
+        (progress,) = await _progress_of(conn, s, [row], on)
+        marks = await _marks(conn, s, [plan_id])
     if at is None:
         chosen = [v for v in versions if v["version"] == row["current_version"]]
     else:
@@ -225,21 +322,13 @@ async def get_plan(
             "content": content,
         }
     return {
-        **_summary(row),
+        **_summary(row, progress),
         "time_zone": row["time_zone"],
         "phases": json.loads(row["phases"]),
         "periods": [
             {**p, "report": reports.get(p["period_id"])} for p in json.loads(row["periods"])
         ],
-        "overdue": [
-            {
-                "kind": o["kind"],
-                "item_id": o["item_id"],
-                "due_on": _iso(o["due_on"]),
-                "overdue_at": _iso(o["overdue_at"]),
-            }
-            for o in overdue
-        ],
+        "overdue": _overdue(progress, marks.get(plan_id, {})),
         "at": _iso(at),
         "version": version,
     }
@@ -404,13 +493,10 @@ async def plan_budget(
     plan_id: Identifier,
     request: Request,
     principal: Annotated[Principal, Depends(require(*PLAN_READERS))],
-    as_of: Annotated[
-        date | None,
-        Query(description="Execution on this date; today in the call's time zone if left out."),
-    ] = None,
+    on: On = None,
 ) -> dict[str, Any]:
-    """Per support measure and for the plan: disbursed (in accepted reports) up to `as_of`
-    against everything planned (`overall`) and against what was planned up to `as_of`
+    """Per support measure and for the plan: disbursed (in accepted reports) up to `on`
+    against everything planned (`overall`) and against what was planned up to `on`
     (`to_date`); null when nothing is planned to execute against."""
     s = _schema(request)
     async with request.app.state.pool.acquire() as conn:
@@ -418,7 +504,7 @@ async def plan_budget(
         rows = await conn.fetch(
             f"SELECT * FROM {s}.plan_budget WHERE plan_id = $1 ORDER BY measure_id", plan_id
         )
-    on = as_of or _today(row)
+    on = on or _today(row)
     measures = []
     planned: list[tuple[date, Decimal]] = []
     disbursed: list[tuple[date, Decimal]] = []
@@ -441,7 +527,7 @@ async def plan_budget(
         )
     return {
         "plan_id": plan_id,
-        "as_of": on.isoformat(),
+        "on": on.isoformat(),
         "execution": _execution(figures.budget_execution(planned, disbursed, on)),
         "measures": measures,
     }
@@ -455,49 +541,36 @@ async def plan_budget(
 async def overdue_items(
     request: Request,
     principal: Annotated[Principal, Depends(require(*OVERDUE_READERS))],
-    state: Annotated[
-        OverdueState, Query(description="Open items (the default), resolved ones, or all.")
-    ] = "open",
+    on: On = None,
     call_id: Annotated[Identifier | None, Query(description="Only this call's plans.")] = None,
 ) -> dict[str, Any]:
-    """Every milestone whose due date passed unmet and every report not submitted in time,
-    as the plans service's timers found them, oldest due first, with the plan they belong
-    to; a resolved item says what resolved it (met, partly met, cancelled, amended, or the
-    report submitted) and when."""
+    """Every milestone of a plan in effect whose due date passed unsettled and every report
+    not submitted by its due date, on `on`, oldest due first, with the plan it belongs to
+    and when the plans service's timer marked it (null while not marked yet)."""
     s = _schema(request)
     w = Where()
-    if state == "open":
-        w.add("o.resolved_at IS NULL")
-    elif state == "resolved":
-        w.add("o.resolved_at IS NOT NULL")
+    w.add("current_version IS NOT NULL")
     if call_id is not None:
-        w.add("p.call_id = {0}", call_id)
+        w.add("call_id = {0}", call_id)
     async with request.app.state.pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"""SELECT o.*, p.call_id, p.registration_number, p.cluster_name, p.region_code,
-                    p.coordinator_bin
-                FROM {s}.plan_overdue o JOIN {s}.plans p USING (plan_id)
-                WHERE {w.sql()}
-                ORDER BY o.due_on, p.registration_number, o.plan_id, o.kind, o.item_id""",
-            *w.params,
-        )
-    return {
-        "state": state,
-        "items": [
-            {
-                "plan_id": r["plan_id"],
-                "call_id": r["call_id"],
-                "registration_number": r["registration_number"],
-                "cluster_name": r["cluster_name"],
-                "region_code": r["region_code"],
-                "coordinator_bin": r["coordinator_bin"],
-                "kind": r["kind"],
-                "item_id": r["item_id"],
-                "due_on": _iso(r["due_on"]),
-                "overdue_at": _iso(r["overdue_at"]),
-                "resolved_at": _iso(r["resolved_at"]),
-                "resolution": r["resolution"],
-            }
-            for r in rows
-        ],
-    }
+        rows = await conn.fetch(f"SELECT {_PLAN_COLUMNS} FROM {s}.plans WHERE {w.sql()}", *w.params)
+        progress = await _progress_of(conn, s, rows, on)
+        marks = await _marks(conn, s, [r["plan_id"] for r in rows])
+    items = [
+        {
+            "plan_id": r["plan_id"],
+            "call_id": r["call_id"],
+            "registration_number": r["registration_number"],
+            "cluster_name": r["cluster_name"],
+            "region_code": r["region_code"],
+            "coordinator_bin": r["coordinator_bin"],
+            "on": p.on.isoformat(),
+            **item,
+        }
+        for r, p in zip(rows, progress, strict=True)
+        for item in _overdue(p, marks.get(r["plan_id"], {}))
+    ]
+    items.sort(
+        key=lambda i: (i["due_on"], i["registration_number"], i["plan_id"], i["kind"], i["item_id"])
+    )
+    return {"items": items}

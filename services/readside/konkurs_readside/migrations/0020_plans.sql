@@ -1,13 +1,14 @@
--- Read models of plan tracking (issue 10): each selected cluster's development plan with its
--- status, every version of it, the reports, the overdue items (the operator's list), the
--- attainment of each indicator per period and the budget of each support measure.
+-- Read models of plan tracking (issue 10): each selected cluster's development plan, every
+-- version of it, the reports, the overdue marks of the plans service's timers, the attainment
+-- of each indicator per period and the budget of each support measure. A plan's status
+-- (on-track, at-risk, late) and what is overdue depend on the date asked for: the routes
+-- compute them from these rows (konkurs_readside.projections.plan_figures).
 --
 -- The first four tables are folded from the plan's events; every row remembers the version
 -- of the plan's stream it reflects, so an event the relay published twice changes nothing.
--- plan_attainment and plan_budget, and the figures in plans, are derived from them (by
--- konkurs_readside.projections.plan_figures) whenever a plan's events are applied.
+-- plan_attainment and plan_budget are derived from them whenever a plan's events are applied.
 
--- One row per plan: who it is for, where its workflow stands, and its derived status.
+-- One row per plan: who it is for, where its workflow stands, its milestones.
 CREATE TABLE {schema}.plans (
     plan_id             text        PRIMARY KEY,
     call_id             text        NOT NULL,
@@ -26,13 +27,12 @@ CREATE TABLE {schema}.plans (
     -- (drafted, submitted, returned); null when none is pending.
     pending_version     integer,
     pending_state       text,
-    -- The current version's milestones with the statuses accepted reports moved them to:
+    -- Every milestone ever approved, with the status approved versions and accepted reports
+    -- left it in: {milestone_id: {status, met_on}}.
+    tracked             jsonb       NOT NULL,
+    -- The current version's milestones with those statuses:
     -- [{milestone_id, title, phase_id, owner, due_on, status, met_on}].
     milestones          jsonb       NOT NULL,
-    -- on_track, at_risk or late (plan_figures.plan_status); null before the first approval.
-    status              text,
-    milestones_overdue  integer     NOT NULL,
-    reports_overdue     integer     NOT NULL,
     -- The latest period (in the plan's order) whose report was accepted.
     latest_accepted_period text,
     opened_at           timestamptz NOT NULL,
@@ -94,8 +94,8 @@ CREATE TABLE {schema}.plan_reports (
     PRIMARY KEY (plan_id, period_id)
 );
 
--- What fell overdue (the plans service's timers), and what resolved it: open while
--- resolved_at is null. A milestone amended to a later date can fall overdue again.
+-- When the plans service's timers marked an item overdue (each item is marked once): the
+-- escalation beside what the routes find overdue on a date.
 CREATE TABLE {schema}.plan_overdue (
     plan_id         text        NOT NULL,
     -- milestone or report
@@ -103,19 +103,14 @@ CREATE TABLE {schema}.plan_overdue (
     -- The milestone's id or the period's id.
     item_id         text        NOT NULL,
     due_on          date        NOT NULL,
-    overdue_at      timestamptz NOT NULL,
-    resolved_at     timestamptz,
-    -- met, partly_met, cancelled, amended (the approved version moved or dropped it), or
-    -- submitted (the report).
-    resolution      text,
+    marked_at       timestamptz NOT NULL,
     stream_version  bigint      NOT NULL,
     last_event_id   uuid        NOT NULL,
-    PRIMARY KEY (plan_id, kind, item_id, due_on)
+    PRIMARY KEY (plan_id, kind, item_id)
 );
-CREATE INDEX ON {schema}.plan_overdue (resolved_at, due_on);
 
--- Derived: each indicator of a plan per period, against the target of the version reported
--- against (or of the current version, for a period without an accepted report).
+-- Derived: each indicator of the version in effect per period, against that version's target
+-- (as plan tracking measures every period); none before the first approval.
 CREATE TABLE {schema}.plan_attainment (
     plan_id         text        NOT NULL,
     period_id       text        NOT NULL,
@@ -147,7 +142,7 @@ CREATE TABLE {schema}.plan_budget (
     kind            text        NOT NULL,
     budget_source   text        NOT NULL,
     amount          numeric     NOT NULL,
-    -- [{on, amount}] in date order.
+    -- [{on, amount}] in date order; none for a measure the version in effect dropped.
     planned         jsonb       NOT NULL,
     -- [{on, amount, period_id}] in date order.
     disbursed       jsonb       NOT NULL,

@@ -1,20 +1,22 @@
 """The `plans` read models: each selected cluster's development plan (where its workflow
-stands, its status on-track / at-risk / late), every version of it with its content (so what
-the plan said at any time can be shown), the report on each period, the overdue items (the
-operator's list), and, derived from these, the attainment of each indicator per period and the
-budget of each support measure.
+stands, its milestones as approved versions and accepted reports left them), every version of
+it with its content and when it was in effect (so what the plan said at any time can be
+shown), the report on each period, the overdue marks of the plans service's timers, and,
+derived from these, the attainment of each indicator per period and the budget of each
+support measure.
+
+The status on-track / at-risk / late and what is overdue depend on the date they are asked
+for, so they are not stored: the routes compute them with `plan_figures` (plan tracking's own
+rules, copied) from these rows, as the plans service computes them from its plan.
 
 Idempotent per event: a plan is one stream, and every event of it moves the plan's row to the
 event's version, so an event at or below that version (the relay published it twice) is
-skipped whole. The derived figures follow the rules of `plan_figures` (plan tracking's own,
-copied) and are recomputed from the folded rows of each plan a batch touched: the same rows
-give the same figures, so a rebuild comes out equal. Nothing here reads a clock: what fell
-overdue comes from the plans service's timers (`MilestoneOverdue`, `ReportOverdue`), and
-what resolves an item is decided at the time of the event that resolves it.
+skipped whole. The derived rows are recomputed from the folded rows of each plan a batch
+touched: the same rows give the same figures, so a rebuild comes out equal.
 
-The figures count what the operator accepted: an indicator's actual and a disbursement come
-from an accepted report only, and a report's milestone transitions move the milestones when
-the report is accepted.
+The figures count what the operator accepted, as in plan tracking: an indicator's actual and
+a disbursement come from an accepted report only, a report's milestone transitions move the
+milestones when the report is accepted, and the targets are those of the version in effect.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,17 +77,15 @@ PLANS = Table(
         "current_version",
         "pending_version",
         "pending_state",
+        "tracked",
         "milestones",
-        "status",
-        "milestones_overdue",
-        "reports_overdue",
         "latest_accepted_period",
         "opened_at",
         "last_changed_at",
         "stream_version",
         "last_event_id",
     ),
-    frozenset({"phases", "periods", "milestones"}),
+    frozenset({"phases", "periods", "tracked", "milestones"}),
 )
 VERSIONS = Table(
     "plan_versions",
@@ -137,18 +137,8 @@ REPORTS = Table(
 )
 OVERDUE = Table(
     "plan_overdue",
-    ("plan_id", "kind", "item_id", "due_on"),
-    (
-        "plan_id",
-        "kind",
-        "item_id",
-        "due_on",
-        "overdue_at",
-        "resolved_at",
-        "resolution",
-        "stream_version",
-        "last_event_id",
-    ),
+    ("plan_id", "kind", "item_id"),
+    ("plan_id", "kind", "item_id", "due_on", "marked_at", "stream_version", "last_event_id"),
 )
 ATTAINMENT_COLUMNS = (
     "plan_id",
@@ -180,6 +170,8 @@ BUDGET_COLUMNS = (
 )
 
 MILESTONE, REPORT = "milestone", "report"
+# Milestone statuses a version's content leaves to the reports (see `_approved`).
+SCHEDULED = "scheduled"
 DRAFTED, SUBMITTED, RETURNED, APPROVED, SUPERSEDED, ACCEPTED = (
     "drafted",
     "submitted",
@@ -273,11 +265,6 @@ def _content(c: pb.PlanContent) -> dict[str, Any]:
     }
 
 
-def _local_date(at: datetime, time_zone: str) -> date:
-    """The calendar date of `at` in the call's time zone, where due dates pass."""
-    return at.astimezone(ZoneInfo(time_zone)).date()
-
-
 @dataclass
 class _Batch:
     """The folded rows of the plans a batch touches."""
@@ -304,16 +291,6 @@ class _Batch:
         if found is None:
             raise UnknownPeriod(f"plan {plan_id!r} has no report on {period_id!r}")
         return found
-
-    def open_items(self, plan_id: str, kind: str) -> list[Row]:
-        return [
-            r
-            for r in self.overdue.rows.values()
-            if r["plan_id"] == plan_id and r["kind"] == kind and r["resolved_at"] is None
-        ]
-
-    def resolve(self, item: Row, e: Envelope, resolution: str) -> None:
-        self.overdue.put({**item, "resolved_at": e.occurred_at, "resolution": resolution}, e)
 
 
 def _opened(e: Envelope, msg: pb.PlanOpened) -> Row:
@@ -349,10 +326,8 @@ def _opened(e: Envelope, msg: pb.PlanOpened) -> Row:
         "current_version": None,
         "pending_version": None,
         "pending_state": None,
+        "tracked": {},
         "milestones": [],
-        "status": None,
-        "milestones_overdue": 0,
-        "reports_overdue": 0,
         "latest_accepted_period": None,
         "opened_at": e.occurred_at,
     }
@@ -422,23 +397,19 @@ def _approved(b: _Batch, e: Envelope, msg: pb.PlanApproved, plan: Row) -> None:
         },
         e,
     )
-    milestones = version["content"]["milestones"]
+    # As in plan tracking: a version may settle a milestone (an amendment cancels it);
+    # otherwise what the reports made of it stands.
+    tracked = dict(plan["tracked"])
+    for m in version["content"]["milestones"]:
+        if m["status"] != SCHEDULED or m["milestone_id"] not in tracked:
+            tracked[m["milestone_id"]] = _moved(m)
     plan.update(
         current_version=msg.version,
         pending_version=None,
         pending_state=None,
-        milestones=milestones,
+        tracked=tracked,
+        milestones=[{**m, **tracked[m["milestone_id"]]} for m in version["content"]["milestones"]],
     )
-    # An amendment may cancel an overdue milestone or move its due date; whether it is still
-    # overdue is decided on the approval's date, as the plans service decides it.
-    today = _local_date(e.occurred_at, plan["time_zone"])
-    by_id = {m["milestone_id"]: m for m in milestones}
-    for item in b.open_items(msg.plan_id, MILESTONE):
-        m = by_id.get(item["item_id"])
-        if m is None or not figures.is_milestone_overdue(
-            m["status"], date.fromisoformat(m["due_on"]), today
-        ):
-            b.resolve(item, e, "amended")
 
 
 def _report_submitted(b: _Batch, e: Envelope, msg: pb.ReportSubmitted, plan: Row) -> None:
@@ -487,9 +458,6 @@ def _report_submitted(b: _Batch, e: Envelope, msg: pb.ReportSubmitted, plan: Row
         },
         e,
     )
-    for item in b.open_items(msg.plan_id, REPORT):
-        if item["item_id"] == msg.period_id:
-            b.resolve(item, e, SUBMITTED)
 
 
 def _report_returned(b: _Batch, e: Envelope, msg: pb.ReportReturned, plan: Row) -> None:
@@ -519,18 +487,11 @@ def _report_accepted(b: _Batch, e: Envelope, msg: pb.ReportAccepted, plan: Row) 
         },
         e,
     )
-    moves = {t["milestone_id"]: t for t in report["milestones"]}
-    plan["milestones"] = [
-        {**m, **_moved(moves[m["milestone_id"]])} if m["milestone_id"] in moves else m
-        for m in plan["milestones"]
-    ]
-    today = _local_date(e.occurred_at, plan["time_zone"])
-    for item in b.open_items(msg.plan_id, MILESTONE):
-        move = moves.get(item["item_id"])
-        if move is not None and not figures.is_milestone_overdue(
-            move["status"], item["due_on"], today
-        ):
-            b.resolve(item, e, move["status"])
+    tracked = {**plan["tracked"], **{t["milestone_id"]: _moved(t) for t in report["milestones"]}}
+    plan.update(
+        tracked=tracked,
+        milestones=[{**m, **tracked[m["milestone_id"]]} for m in plan["milestones"]],
+    )
     order = [p["period_id"] for p in plan["periods"]]
     accepted = [
         r["period_id"]
@@ -544,18 +505,16 @@ def _moved(transition: dict[str, Any]) -> dict[str, Any]:
     return {"status": transition["status"], "met_on": transition["met_on"]}
 
 
-def _fell_overdue(b: _Batch, e: Envelope, plan_id: str, kind: str, item_id: str, due: str) -> None:
-    key = (plan_id, kind, item_id, date.fromisoformat(due))
-    if key not in b.overdue.rows:
+def _marked(b: _Batch, e: Envelope, plan_id: str, kind: str, item_id: str, due: str) -> None:
+    """The timer's mark; the service marks an item once, and the first mark stands."""
+    if (plan_id, kind, item_id) not in b.overdue.rows:
         b.overdue.put(
             {
                 "plan_id": plan_id,
                 "kind": kind,
                 "item_id": item_id,
-                "due_on": key[3],
-                "overdue_at": e.occurred_at,
-                "resolved_at": None,
-                "resolution": None,
+                "due_on": date.fromisoformat(due),
+                "marked_at": e.occurred_at,
             },
             e,
         )
@@ -584,9 +543,9 @@ def _fold(b: _Batch, e: Envelope, msg: Any) -> None:
         elif isinstance(msg, pb.ReportAccepted):
             _report_accepted(b, e, msg, plan)
         elif isinstance(msg, pb.MilestoneOverdue):
-            _fell_overdue(b, e, msg.plan_id, MILESTONE, msg.milestone_id, msg.due_on)
+            _marked(b, e, msg.plan_id, MILESTONE, msg.milestone_id, msg.due_on)
         else:
-            _fell_overdue(b, e, msg.plan_id, REPORT, msg.period_id, msg.due_on)
+            _marked(b, e, msg.plan_id, REPORT, msg.period_id, msg.due_on)
     plan["last_changed_at"] = e.occurred_at
     b.plans.put(plan, e)
 
@@ -595,17 +554,17 @@ def _fold(b: _Batch, e: Envelope, msg: Any) -> None:
 
 
 def _attainment_rows(b: _Batch, plan: Row) -> list[dict[str, Any]]:
-    """Each indicator per period: against the version the accepted report was made against,
-    or the current version for a period without one; the actual from the accepted report."""
-    rows: list[dict[str, Any]] = []
+    """Each indicator of the version in effect per period, against that version's target
+    (as plan tracking measures every period), with the actual of the period's accepted
+    report; none before the first approval."""
     plan_id = plan["plan_id"]
+    version = b.versions.rows.get((plan_id, plan["current_version"]))
+    if version is None:
+        return []
+    rows: list[dict[str, Any]] = []
     for index, period in enumerate(plan["periods"]):
         report = b.reports.rows.get((plan_id, period["period_id"]))
         accepted = report if report is not None and report["state"] == ACCEPTED else None
-        number = accepted["plan_version"] if accepted else plan["current_version"]
-        version = b.versions.rows.get((plan_id, number))
-        if version is None:
-            continue
         actuals = {a["code"]: Decimal(a["value"]) for a in accepted["actuals"]} if accepted else {}
         for indicator in version["content"]["indicators"]:
             targets = {t["period_id"]: Decimal(t["value"]) for t in indicator["targets"]}
@@ -618,7 +577,7 @@ def _attainment_rows(b: _Batch, plan: Row) -> list[dict[str, Any]]:
                     "period_id": period["period_id"],
                     "code": indicator["code"],
                     "period_index": index,
-                    "plan_version": number,
+                    "plan_version": version["version"],
                     "name": indicator["name"],
                     "unit": indicator["unit"],
                     "direction": indicator["direction"],
@@ -637,9 +596,9 @@ def _attainment_rows(b: _Batch, plan: Row) -> list[dict[str, Any]]:
 
 
 def _budget_rows(b: _Batch, plan: Row) -> list[dict[str, Any]]:
-    """The current version's measures, and a measure an amendment dropped after money was
-    disbursed on it (described as its last approved version had it), with the disbursements
-    of the accepted reports."""
+    """The measures of the version in effect with what they plan, and a measure an amendment
+    dropped after money was disbursed on it (described as its last approved version had it,
+    planning nothing any more), each with the disbursements of the accepted reports."""
     plan_id = plan["plan_id"]
     disbursed: dict[str, list[dict[str, Any]]] = {}
     for report in b.reports.rows.values():
@@ -655,13 +614,14 @@ def _budget_rows(b: _Batch, plan: Row) -> list[dict[str, Any]]:
     )
     described: dict[str, tuple[int, dict[str, Any]]] = {}
     for v in approved:
+        current = v["version"] == plan["current_version"]
         for m in v["content"]["support_measures"]:
-            if v["version"] == plan["current_version"] or m["measure_id"] in disbursed:
-                described.setdefault(m["measure_id"], (v["version"], m))
+            if current or m["measure_id"] in disbursed:
+                described.setdefault(m["measure_id"], (v["version"], {**m, "current": current}))
     rows = []
     for measure_id, (number, m) in sorted(described.items()):
         made = sorted(disbursed.get(measure_id, []), key=lambda d: (d["on"], d["period_id"]))
-        planned = sorted(m["planned"], key=lambda d: d["on"])
+        planned = sorted(m["planned"], key=lambda d: d["on"]) if m["current"] else []
         rows.append(
             {
                 "plan_id": plan_id,
@@ -677,22 +637,6 @@ def _budget_rows(b: _Batch, plan: Row) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _derive(b: _Batch, plan: Row, attainment: list[dict[str, Any]]) -> None:
-    """The plan's status and its counts of open overdue items, onto its row."""
-    milestones = len(b.open_items(plan["plan_id"], MILESTONE))
-    reports = len(b.open_items(plan["plan_id"], REPORT))
-    latest = [
-        a["attainment"] for a in attainment if a["period_id"] == plan["latest_accepted_period"]
-    ]
-    plan.update(
-        milestones_overdue=milestones,
-        reports_overdue=reports,
-        status=None
-        if plan["current_version"] is None
-        else figures.plan_status(milestones, reports, latest),
-    )
 
 
 async def _replace(
@@ -718,7 +662,7 @@ async def _replace(
 
 async def apply_batch(conn: Connection, schema: str, events: Sequence[Envelope]) -> None:
     """Fold the batch's plan events onto the plans they touch, then derive those plans'
-    figures afresh."""
+    attainment and budget rows afresh."""
     decoded = [(e, decode_storable(_MESSAGES[e.event_type], e.payload)) for e in events]
     plan_ids = sorted({m.plan_id for _, m in decoded})
     b = _Batch(
@@ -729,17 +673,12 @@ async def apply_batch(conn: Connection, schema: str, events: Sequence[Envelope])
     )
     for e, msg in decoded:
         _fold(b, e, msg)
-    changed = sorted(k[0] for k in b.plans.changed)
-    attainment: list[dict[str, Any]] = []
-    budget: list[dict[str, Any]] = []
-    for plan_id in changed:
-        plan = b.plans.rows[(plan_id,)]
-        rows = _attainment_rows(b, plan)
-        _derive(b, plan, rows)
-        attainment += rows
-        budget += _budget_rows(b, plan)
     for fold in (b.plans, b.versions, b.reports, b.overdue):
         await fold.save(conn, schema)
+    changed = sorted(k[0] for k in b.plans.changed)
     if changed:
+        plans = [b.plans.rows[(p,)] for p in changed]
+        attainment = [row for plan in plans for row in _attainment_rows(b, plan)]
+        budget = [row for plan in plans for row in _budget_rows(b, plan)]
         await _replace(conn, schema, "plan_attainment", ATTAINMENT_COLUMNS, changed, attainment)
         await _replace(conn, schema, "plan_budget", BUDGET_COLUMNS, changed, budget)
