@@ -149,6 +149,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "not published yet",
     },
     "quorum": {"kk": "Кворум", "ru": "Кворум", "en": "Quorum"},
+    "present": {"kk": "қатысты", "ru": "присутствовали", "en": "present"},
+    "required": {"kk": "қажет", "ru": "требуется", "en": "required"},
     "outcome": {"kk": "Шешім", "ru": "Решение", "en": "Outcome"},
     "outcome_selected": {"kk": "іріктелді", "ru": "отобран", "en": "selected"},
     "outcome_declined": {"kk": "іріктелмеді", "ru": "не отобран", "en": "declined"},
