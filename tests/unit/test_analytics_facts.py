@@ -73,6 +73,11 @@ STRING_FIELDS = {
     "ClusterSelected.cluster_name": "organisation, public by law once selected",
     "ClusterSelected.region_code": "ISO 3166-2 code",
     "ClusterSelected.coordinator_bin": "organisation, public by law once selected",
+    "WinnerReplaced.call_id": "slug",
+    "WinnerReplaced.meeting_id": "opaque id",
+    "WinnerReplaced.withdrawn_application_id": "opaque id",
+    "WinnerReplaced.cause": "slug",
+    "WinnerReplaced.replacement_application_id": "opaque id",
     "AppealLodged.call_id": "slug",
     "AppealLodged.appeal_id": "opaque id",
     "AppealLodged.application_id": "opaque id",
@@ -97,6 +102,10 @@ STRING_FIELDS = {
     "MilestoneOverdue.plan_id": "opaque id",
     "MilestoneOverdue.milestone_id": "slug",
     "MilestoneOverdue.due_on": "date",
+    "ReportOverdue.call_id": "slug",
+    "ReportOverdue.plan_id": "opaque id",
+    "ReportOverdue.period_id": "slug",
+    "ReportOverdue.due_on": "date",
 }
 # The source fields whose values a fact may carry, per event type: identifiers, codes and
 # figures. Every other string of a source event (names, contacts, BINs of participants,
@@ -138,12 +147,14 @@ CARRIED = {
         "region_code",
         "coordinator_bin",
     },
+    "WinnerReplaced": {"meeting_id", "withdrawn_application_id", "replacement_application_id"},
     "AppealLodged": {"call_id", "appeal_id", "application_id"},
     "AppealUpheld": {"appeal_id", "application_id"},
     "AppealRejected": {"appeal_id", "application_id"},
     "PlanApproved": {"plan_id"},
     "ReportAccepted": {"plan_id", "period_id"},
     "MilestoneOverdue": {"plan_id", "milestone_id", "due_on"},
+    "ReportOverdue": {"plan_id", "period_id", "due_on"},
 }
 # What ReportAccepted carries of the report it accepts.
 CARRIED_FROM_REPORT = {
@@ -271,13 +282,13 @@ def filled(
 
 
 def primed_memory(source: Message | None = None, report: Message | None = None) -> Memory:
-    """A memory that has seen the opening event of `source`'s plan or appeal (and the report
-    an acceptance accepts)."""
+    """A memory that has seen the opening event of `source`'s plan, appeal or meeting (and
+    the report an acceptance accepts)."""
     memory = Memory()
     plan_id = getattr(source, "plan_id", "plan")
-    appeal_id = getattr(source, "appeal_id", "appeal")
     memory.call_of_plan[plan_id] = CALL
-    memory.call_of_appeal[appeal_id] = CALL
+    memory.call_of_appeal[getattr(source, "appeal_id", "appeal")] = CALL
+    memory.call_of_meeting[getattr(source, "meeting_id", "meeting")] = CALL
     if report is not None:
         memory.reports[(plan_id, getattr(source, "period_id", ""))] = report  # type: ignore[assignment]
     return memory
@@ -456,6 +467,25 @@ def test_an_appeal_decision_is_keyed_by_the_call_its_lodging_named_and_left_out_
     assert decided.call_id == "c-1"
     assert fact.AppealDecided.FromString(decided.value()).upheld
     assert facts_of(envelope(upheld), Memory()) == []
+
+
+def test_a_replaced_winner_is_keyed_by_the_call_its_meeting_was_scheduled_for() -> None:
+    memory = Memory()
+    scheduled = commission.MeetingScheduled(meeting_id="m-1", call_id="c-1", venue="Астана")
+    replaced = commission.WinnerReplaced(
+        meeting_id="m-1", withdrawn_application_id="app-1", cause="по собственному желанию",
+        reason="Письмо директора", replacement_application_id="app-7",
+    )  # fmt: skip
+    assert facts_of(envelope(scheduled), memory) == []
+    (fact_,) = facts_of(envelope(replaced), memory)
+    m = fact.WinnerReplaced.FromString(fact_.value())
+    assert (fact_.call_id, m.withdrawn_application_id, m.replacement_application_id) == (
+        "c-1",
+        "app-1",
+        "app-7",
+    )
+    # A cause that is not one of the contract's codes may be words: it is not passed on.
+    assert m.cause == "other"
 
 
 def test_an_accepted_report_carries_the_figures_of_its_last_submission() -> None:

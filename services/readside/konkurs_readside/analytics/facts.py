@@ -82,8 +82,8 @@ class Fact:
 
 @dataclass
 class Memory:
-    """What a fact needs from an earlier event of its own stream: the call of a plan or an
-    appeal, and the report an acceptance accepts.
+    """What a fact needs from an earlier event of its own stream: the call of a plan, an
+    appeal or a meeting, and the report an acceptance accepts.
 
     A stream's events share one partition and arrive in order, so the owner of a partition
     has seen the earlier event before the later one; after a restart it relearns them by
@@ -92,6 +92,7 @@ class Memory:
 
     call_of_plan: dict[str, str] = field(default_factory=dict)
     call_of_appeal: dict[str, str] = field(default_factory=dict)
+    call_of_meeting: dict[str, str] = field(default_factory=dict)
     reports: dict[tuple[str, str], plans.ReportSubmitted] = field(default_factory=dict)
 
     def learn(self, envelope: Envelope) -> None:
@@ -100,6 +101,9 @@ class Memory:
         if t == plans.PlanOpened.DESCRIPTOR.full_name:
             opened = _parse(plans.PlanOpened, envelope)
             self.call_of_plan[opened.plan_id] = opened.call_id
+        elif t == commission.MeetingScheduled.DESCRIPTOR.full_name:
+            scheduled = _parse(commission.MeetingScheduled, envelope)
+            self.call_of_meeting[scheduled.meeting_id] = scheduled.call_id
         elif t == commission.AppealLodged.DESCRIPTOR.full_name:
             lodged = _parse(commission.AppealLodged, envelope)
             self.call_of_appeal[lodged.appeal_id] = lodged.call_id
@@ -124,7 +128,8 @@ def facts_of(envelope: Envelope, memory: Memory) -> list[Fact]:
     return [
         Fact(derive_event_id(envelope.event_id, FEED, index), call_id, message, envelope)
         for index, (call_id, message) in enumerate(mapper(envelope, memory))
-        # A plan or appeal whose opening event is not in the log has no call to key by.
+        # A plan, appeal or meeting whose opening event is not in the log has no call to key
+        # by.
         if call_id
     ]
 
@@ -372,6 +377,26 @@ def _cluster_selected(e: Envelope, _: Memory) -> Iterable[Keyed]:
     )
 
 
+_CAUSES = frozenset({"withdrawn", "disqualified"})
+
+
+def _winner_replaced(e: Envelope, memory: Memory) -> Iterable[Keyed]:
+    m = _parse(commission.WinnerReplaced, e)
+    call_id = memory.call_of_meeting.get(m.meeting_id, "")
+    yield (
+        call_id,
+        fact.WinnerReplaced(
+            call_id=call_id,
+            origin=_origin(e),
+            meeting_id=m.meeting_id,
+            withdrawn_application_id=m.withdrawn_application_id,
+            # A code by contract; anything else, which might be words, is not passed on.
+            cause=m.cause if m.cause in _CAUSES else "other",
+            replacement_application_id=m.replacement_application_id,
+        ),
+    )
+
+
 def _enum_slug(enum_prefix: str, name: str) -> str:
     """`APPEAL_GROUND_CONFLICT_OF_INTEREST` as `conflict_of_interest`."""
     return name.removeprefix(enum_prefix).lower()
@@ -478,6 +503,21 @@ def _milestone_overdue(e: Envelope, memory: Memory) -> Iterable[Keyed]:
     )
 
 
+def _report_overdue(e: Envelope, memory: Memory) -> Iterable[Keyed]:
+    m = _parse(plans.ReportOverdue, e)
+    call_id = memory.call_of_plan.get(m.plan_id, "")
+    yield (
+        call_id,
+        fact.ReportOverdue(
+            call_id=call_id,
+            origin=_origin(e),
+            plan_id=m.plan_id,
+            period_id=m.period_id,
+            due_on=m.due_on,
+        ),
+    )
+
+
 _MAPPERS: dict[str, Mapper] = {
     intake.CallAnnounced.DESCRIPTOR.full_name: _call_announced,
     intake.ApplicationSubmitted.DESCRIPTOR.full_name: _application_received,
@@ -487,10 +527,12 @@ _MAPPERS: dict[str, Mapper] = {
     ranking_pb2.RankingPublished.DESCRIPTOR.full_name: _ranking_published,
     commission.DecisionPublished.DESCRIPTOR.full_name: _decision_published,
     commission.ClusterSelected.DESCRIPTOR.full_name: _cluster_selected,
+    commission.WinnerReplaced.DESCRIPTOR.full_name: _winner_replaced,
     commission.AppealLodged.DESCRIPTOR.full_name: _appeal_lodged,
     commission.AppealUpheld.DESCRIPTOR.full_name: _appeal_decided(upheld=True),
     commission.AppealRejected.DESCRIPTOR.full_name: _appeal_decided(upheld=False),
     plans.PlanApproved.DESCRIPTOR.full_name: _plan_approved,
     plans.ReportAccepted.DESCRIPTOR.full_name: _report_accepted,
     plans.MilestoneOverdue.DESCRIPTOR.full_name: _milestone_overdue,
+    plans.ReportOverdue.DESCRIPTOR.full_name: _report_overdue,
 }
