@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -20,7 +21,10 @@ from konkurs_plans.bootstrap import SCHEMA, plans_of
 from konkurs_plans.domain.plans import Plan
 from konkurs_plans.domain.progress import progress
 
+from konkurs_ops import stack
+from konkurs_platform.db import create_pool, migrate_service
 from konkurs_platform.settings import Settings
+from konkurs_platform.spec import by_name, discover
 from tests.integration.test_plans_api import cluster_selected, deliver
 
 pytestmark = pytest.mark.integration
@@ -32,9 +36,25 @@ COORDINATORS = [f"17044000{n:04d}" for n in range(11, 17)]
 
 
 @pytest.fixture
-async def loaded(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[list[str]]:
+async def own(servers: Settings) -> AsyncIterator[tuple[Settings, asyncpg.Pool]]:
+    """A database of this test's own, plan tracking's schema migrated: the demo takes the
+    2017 call's first six plans, and other tests open plans of that call too."""
+    database = f"konkurs_test_plans_demo_{uuid.uuid4().hex[:8]}"
+    s = replace(servers, database_url=stack.create_database(servers, database))
+    await migrate_service(s, by_name(discover(), "plans"))
+    pool = await create_pool(s, max_size=4)
+    try:
+        yield s, pool
+    finally:
+        await pool.close()
+        stack.drop_database(servers, database)
+
+
+@pytest.fixture
+async def loaded(own: tuple[Settings, asyncpg.Pool]) -> AsyncIterator[list[str]]:
     """The demo started, the six selections delivered while it waits, the demo done; yields
     the plans' ids by registration number."""
+    settings, pool = own
     ids = sorted(str(uuid.uuid4()) for _ in COORDINATORS)
     loading = asyncio.create_task(demo.load_plans(pool, settings, deadline_seconds=60))
     await deliver(
@@ -51,8 +71,9 @@ async def loaded(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[list[s
 
 
 async def test_the_2017_plans_are_approved_reported_and_recorded_once_at_historical_times(
-    settings: Settings, pool: asyncpg.Pool, loaded: list[str]
+    own: tuple[Settings, asyncpg.Pool], loaded: list[str]
 ) -> None:
+    settings, pool = own
     async with pool.acquire() as conn:
         count = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.events")
     await demo.load_plans(pool, settings, deadline_seconds=5)
