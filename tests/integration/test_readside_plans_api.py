@@ -3,12 +3,13 @@ auditors every plan, version and actor; analysts progress without people and wit
 drafts; the as-of view shows the version in effect at a time; the status and what is
 overdue on a date; attainment and budget execution come out as exact figures (null when
 unknown); the operator's list of overdue items; hostile parameters are 422 problems naming
-them."""
+them. The figures are those plan tracking computes itself from the same events, day by day."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -16,7 +17,11 @@ import httpx
 import pytest
 from test_readside_plans import OPERATOR, PlanStory, told
 
+from konkurs_plans.adapters.codec import PlanCodec
+from konkurs_plans.domain.plans import DECIDER, Plan
+from konkurs_plans.domain.progress import progress
 from konkurs_platform.auth import Role, mint_token
+from konkurs_platform.envelope import decode_envelope
 from konkurs_platform.settings import Settings
 from konkurs_readside.bootstrap import create_app
 
@@ -293,3 +298,84 @@ async def test_a_hostile_parameter_is_a_422_problem_naming_it(
     answer = await world.get(query.format(plan=world.plan("A")), Role.OPERATOR)
     assert (answer.status_code, answer.headers["content-type"]) == (422, PROBLEM)
     assert pointer in answer.text
+
+
+def service_plans(story: PlanStory) -> dict[str, Plan]:
+    """Each plan of the story as plan tracking folds it from the same events."""
+    codec = PlanCodec()
+    return {
+        name: DECIDER.fold(
+            [
+                codec.decode(decode_envelope(raw))
+                for stream, raw in story.events.published
+                if stream == f"plan-{plan_id}"
+            ]
+        )
+        for name, plan_id in story.plans.items()
+    }
+
+
+# Every month of the story and the days around the due dates it has.
+DAYS = [date(2018, m, 1) for m in range(1, 13)] + [
+    date(2018, 3, 31),
+    date(2018, 4, 30),
+    date(2018, 5, 1),
+    date(2018, 6, 30),
+    date(2018, 7, 30),
+    date(2018, 7, 31),
+    date(2018, 10, 30),
+    date(2018, 10, 31),
+    date(2018, 12, 31),
+    date(2019, 1, 1),
+    date(2019, 1, 31),
+]
+
+
+async def test_the_readside_computes_what_plan_tracking_computes_on_every_day_asked(
+    world: World,
+) -> None:
+    plans = service_plans(world.story)
+    call = world.story.call_id
+    for day in DAYS:
+        listed = await world.get(f"/v1/plans?call_id={call}&on={day}", Role.OPERATOR)
+        overdue = await world.get(f"/v1/overdue?call_id={call}&on={day}", Role.OPERATOR)
+        mine = {p["plan_id"]: p for p in listed.json()["plans"]}
+        items = overdue.json()["items"]
+        for name in "AC":
+            theirs = progress(plans[name], day)
+            plan_id = world.plan(name)
+            assert mine[plan_id]["status"] == theirs.status, (name, day)
+            assert sorted(
+                (i["kind"], i["item_id"]) for i in items if i["plan_id"] == plan_id
+            ) == sorted(
+                [("milestone", m) for m in theirs.milestones_overdue]
+                + [("report", p) for p in theirs.reports_overdue]
+            ), (name, day)
+            budget = (await world.get(f"/v1/plans/{plan_id}/budget?on={day}", Role.OPERATOR)).json()
+            assert budget["execution"] == {
+                "planned_total": str(theirs.budget.planned_total),
+                "planned_to_date": str(theirs.budget.planned_to_date),
+                "disbursed_to_date": str(theirs.budget.disbursed_to_date),
+                "overall": None if theirs.budget.overall is None else str(theirs.budget.overall),
+                "to_date": None if theirs.budget.to_date is None else str(theirs.budget.to_date),
+            }, (name, day)
+    # Attainment does not depend on the day: the accepted periods' figures, target by target.
+    theirs_a = progress(plans["A"], DAYS[-1]).attainments
+    body = (await world.get(routes(world.plan("A"))[3], Role.OPERATOR)).json()
+    mine_a = [
+        (i["code"], p["period_id"], p["target"], p["actual"], p["attainment"])
+        for i in body["indicators"]
+        for p in i["periods"]
+        if p["report"] == "accepted" and p["target"] is not None
+    ]
+    assert sorted(mine_a) == sorted(
+        (
+            a.code,
+            a.period_id,
+            str(a.target),
+            None if a.actual is None else str(a.actual),
+            None if a.attainment is None else str(a.attainment),
+        )
+        for a in theirs_a
+    )
+    assert len(mine_a) == 6
