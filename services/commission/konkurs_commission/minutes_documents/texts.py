@@ -170,7 +170,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "carried": "Шешім қабылданды",
         "section_dissents": "Ерекше пікірлер",
         "no_dissents": "Ерекше пікір қоса берілген жоқ.",
-        "on_decision": "шешім тұтастай",
+        "on_decision": "тұтастай шешім бойынша",
         "on_candidate": "{registration} өтінімі бойынша",
         "section_decision": "Шешім",
         "not_decided": "Шешім қабылданған жоқ.",
