@@ -95,7 +95,10 @@ async def test_the_2017_commission_selects_six_with_a_rationale_and_rejects_one_
             "WHERE correlation_id = $1",
             f"demo-load:{CALL_ID}",
         )
-        timers = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.timers WHERE done_at IS NULL")
+        timers = await conn.fetchval(
+            f"SELECT count(*) FROM {SCHEMA}.timers WHERE done_at IS NULL AND stream_id = $1",
+            f"meeting-{demo.MEETING_ID}",
+        )
     scheduled = meeting.scheduled
     assert scheduled is not None and meeting.opened is not None
     assert len(scheduled.members) == 9 and scheduled.quota == 6

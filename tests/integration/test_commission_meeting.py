@@ -336,7 +336,7 @@ async def test_the_appeal_window_closes_on_its_timer_in_the_calls_time_zone_then
 async def test_an_upheld_appeal_asks_scoring_again_and_a_redelivered_ranking_schedules_one_meeting(
     settings: Settings, pool: asyncpg.Pool, api: Api
 ) -> None:
-    call_id = await ranked_call(settings, pool, candidates=3, quota=2)
+    call_id = await ranked_call(settings, pool, candidates=3, quota=3)
     await composed(api, call_id)
     meeting = await held_and_published(api, call_id)
     applicant = api.token(Role.APPLICANT, "applicant-1", org=bin_of(1))
@@ -388,6 +388,23 @@ async def test_an_upheld_appeal_asks_scoring_again_and_a_redelivered_ranking_sch
     assert isinstance(scheduled_event, MeetingScheduled)
     assert scheduled_event.ranking_version == 2
     assert scheduled_event.reconsidered == (f"{call_id}-app-1",)
+    # The first decision selected two of the call's three: one place is left.
+    assert scheduled_event.quota == 1
+
+
+async def test_a_call_whose_published_decisions_filled_its_quota_takes_no_new_meeting(
+    settings: Settings, pool: asyncpg.Pool, api: Api
+) -> None:
+    call_id = await ranked_call(settings, pool, candidates=3, quota=2)
+    await composed(api, call_id)
+    await held_and_published(api, call_id)
+    refused = await api.client.post(
+        "/v1/meetings",
+        json={"call_id": call_id, "scheduled_for": "2017-09-20T11:00:00+06:00", "venue": "Astana"},
+        headers=api.secretary(),
+    )
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("quota-filled")
 
 
 async def test_replaying_a_meetings_stored_events_rebuilds_the_same_minutes_byte_for_byte(

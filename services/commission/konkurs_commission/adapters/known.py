@@ -185,6 +185,23 @@ class Book:
             entries,
         )
 
+    async def keep_meeting(self, conn: Connection, meeting_id: str, call_id: str) -> None:
+        await conn.execute(
+            f"INSERT INTO {self.s}.meetings (meeting_id, call_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING",
+            meeting_id,
+            call_id,
+        )
+
+    async def meetings_of(self, conn: Connection, call_id: str) -> list[str]:
+        """The call's meetings, locked, so that two schedulings count the places in turn."""
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"meetings:{call_id}")
+        rows = await conn.fetch(
+            f"SELECT meeting_id FROM {self.s}.meetings WHERE call_id = $1 ORDER BY meeting_id",
+            call_id,
+        )
+        return [r["meeting_id"] for r in rows]
+
     async def await_ranking(self, conn: Connection, r: Reconsideration) -> None:
         """An upheld appeal waits for a ranking newer than `r.ranking_version`."""
         await conn.execute(

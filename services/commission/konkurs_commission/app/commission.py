@@ -168,6 +168,12 @@ class Commission:
         if version == 0:
             raise Conflict("no_commission", f"No commission is composed for {call_id}.")
         candidates = await self._candidates(conn, ranking)
+        quota = call.quota - await self.selected_so_far(conn, call_id)
+        if quota < 1:
+            raise Conflict(
+                "quota_filled",
+                f"Published decisions of {call_id} selected its quota of {call.quota} already.",
+            )
         return ScheduleMeeting(
             meeting_id=meeting_id,
             call_id=call_id,
@@ -177,7 +183,7 @@ class Commission:
             ranking_version=ranking.version,
             ranking_content_hash=ranking.content_hash,
             candidates=candidates,
-            quota=call.quota,
+            quota=quota,
             composition_version=composition.version,
             members=composition.members,
             reconsidered=reconsidered,
@@ -210,12 +216,23 @@ class Commission:
             )
         return tuple(out)
 
+    async def selected_so_far(self, conn: Connection, call_id: str) -> int:
+        """How many candidates the call's published decisions selected."""
+        count = 0
+        for meeting_id in await self.book.meetings_of(conn, call_id):
+            state, _ = await self.meeting(conn, meeting_id)
+            if state.published is not None:
+                count += len(state.published.selected)
+        return count
+
     async def schedule(
         self, conn: Connection, command: ScheduleMeeting, meta: Metadata
     ) -> Outcome[Meeting]:
-        return await self.meetings.start(
-            meeting_stream(command.meeting_id), command, meta, conn=conn
-        )
+        """Schedule the meeting (its quota is what earlier decisions of the call left)."""
+        stream = meeting_stream(command.meeting_id)
+        outcome = await self.meetings.start(stream, command, meta, conn=conn)
+        await self.book.keep_meeting(conn, command.meeting_id, command.call_id)
+        return outcome
 
     async def meeting(self, conn: Connection, meeting_id: str) -> tuple[Meeting, int]:
         loaded = await self.meetings.load(meeting_stream(meeting_id), conn=conn)

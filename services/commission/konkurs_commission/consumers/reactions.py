@@ -10,6 +10,7 @@ past the inbox schedules nothing twice.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from konkurs_commission.adapters.events_in import (
@@ -30,8 +31,11 @@ from konkurs_commission.app.commission import (
     reconsideration_meeting_id,
 )
 from konkurs_platform.db import Connection
+from konkurs_platform.domain import Conflict
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.reaction import Caused, CommandReaction, Effect
+
+log = logging.getLogger(__name__)
 
 # The inboxes' names: renaming one would apply every event again.
 INTAKE_CONSUMER = "commission.intake-events"
@@ -69,21 +73,32 @@ class Reactions:
         if not waiting:
             return
         meeting_id = reconsideration_meeting_id(ranking.event_id)
-        command = await self.commission.schedule_command(
-            conn,
-            meeting_id=meeting_id,
-            call_id=ranking.call_id,
-            scheduled_for=ranking.published_at + RECONSIDERATION_NOTICE,
-            venue=RECONSIDERATION_VENUE,
-            ranking_version=ranking.version,
-            reconsidered=tuple(dict.fromkeys(w.application_id for w in waiting)),
-        )
+        try:
+            command = await self.commission.schedule_command(
+                conn,
+                meeting_id=meeting_id,
+                call_id=ranking.call_id,
+                scheduled_for=ranking.published_at + RECONSIDERATION_NOTICE,
+                venue=RECONSIDERATION_VENUE,
+                ranking_version=ranking.version,
+                reconsidered=tuple(dict.fromkeys(w.application_id for w in waiting)),
+            )
+        except Conflict as refusal:
+            # No place left in the call's quota (or no commission): the ranking is kept and
+            # the appeals keep waiting for the commission to decide how to proceed; raising
+            # would undo the ranking with the meeting.
+            log.warning(
+                "no reconsideration meeting scheduled",
+                extra={"call_id": ranking.call_id, "reason": str(refusal)},
+            )
+            return
         reaction = CommandReaction(
             self.commission.meetings,
             lambda _: Caused(meeting_stream(meeting_id), command),
             consumer=SCORING_CONSUMER,
         )
         await reaction(conn, envelope)
+        await self.book.keep_meeting(conn, meeting_id, ranking.call_id)
         await self.book.put_on_agenda(conn, [w.appeal_id for w in waiting], meeting_id)
 
     def intake_effects(self) -> dict[str, Effect]:
