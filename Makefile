@@ -43,8 +43,8 @@ $(GEN)/.stamp: $(STAMP) $(PROTOS) $(SCHEMA_PY)
 	touch $@
 
 lint: proto audit
-	$(BIN)/ruff check services tests bench chaos schemas
-	$(BIN)/ruff format --check services tests bench chaos schemas
+	$(BIN)/ruff check services tests bench chaos schemas scripts
+	$(BIN)/ruff format --check services tests bench chaos schemas scripts
 	$(BIN)/mypy
 	bash schemas/buf.sh lint
 	bash schemas/buf.sh breaking
@@ -55,8 +55,8 @@ audit: $(STAMP)
 	$(BIN)/python -m konkurs_ops.dependency_audit $(AUDIT_ARGS)
 
 fmt: $(STAMP)
-	$(BIN)/ruff format services tests bench chaos schemas
-	$(BIN)/ruff check --fix services tests bench chaos schemas
+	$(BIN)/ruff format services tests bench chaos schemas scripts
+	$(BIN)/ruff check --fix services tests bench chaos schemas scripts
 
 test: proto
 	$(BIN)/konkurs stack fetch
