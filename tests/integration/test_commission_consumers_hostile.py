@@ -11,6 +11,8 @@ import uuid
 
 import asyncpg
 import pytest
+
+from konkurs.intake.v1 import call_pb2, events_pb2
 from konkurs_commission.adapters.events_in import (
     APPLICATION_SUBMITTED,
     CALL_ANNOUNCED,
@@ -18,8 +20,6 @@ from konkurs_commission.adapters.events_in import (
 )
 from konkurs_commission.bootstrap import SCHEMA, build
 from konkurs_commission.consumers.reactions import INTAKE_CONSUMER, SCORING_CONSUMER, Reactions
-
-from konkurs.intake.v1 import call_pb2, events_pb2
 from konkurs_platform.deadletter import HEADER_REASON
 from konkurs_platform.reaction import react
 from konkurs_platform.settings import Settings

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+
 from konkurs_commission import demo
 from konkurs_commission.bootstrap import SCHEMA, build
 from konkurs_commission.consumers.reactions import INTAKE_CONSUMER, SCORING_CONSUMER, Reactions
-
 from konkurs_platform.envelope import Envelope
 from konkurs_platform.eventstore import EventStore
 from konkurs_platform.inbox import Inbox

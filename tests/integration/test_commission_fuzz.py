@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from konkurs_commission.bootstrap import create_app
 from test_fuzz_api import EXAMPLES, Target, _fuzz, _tokens
 
+from konkurs_commission.bootstrap import create_app
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
 from tests.integration.test_commission_meeting import (

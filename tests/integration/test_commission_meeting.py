@@ -16,6 +16,9 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+
+from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
+from konkurs.scoring.v1 import evaluation_pb2, ranking_pb2
 from konkurs_commission.adapters.codec import decode_event
 from konkurs_commission.app.commission import meeting_stream, reconsideration_meeting_id
 from konkurs_commission.app.minutes import load_minutes
@@ -27,9 +30,6 @@ from konkurs_commission.consumers.reactions import (
 )
 from konkurs_commission.domain.events import MeetingScheduled
 from konkurs_commission.domain.minutes import canonical_json
-
-from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
-from konkurs.scoring.v1 import evaluation_pb2, ranking_pb2
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.envelope import decode_envelope
 from konkurs_platform.protobuf import to_timestamp

@@ -13,6 +13,8 @@ from typing import Any
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from test_commission_domain import CANDIDATES, MEMBERS, NOW, schedule
+
 from konkurs_commission.domain.events import (
     DecisionTaken,
     MeetingEvent,
@@ -35,8 +37,6 @@ from konkurs_commission.domain.meeting import (
     meeting_decider,
 )
 from konkurs_commission.domain.minutes import build_minutes, minutes_sha256
-from test_commission_domain import CANDIDATES, MEMBERS, NOW, schedule
-
 from konkurs_platform.domain import DomainError
 
 IDS = [m.member_id for m in MEMBERS] + ["stranger"]

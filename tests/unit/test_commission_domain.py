@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from konkurs_commission.domain.appeal import (
     DecideAppeal,
     LodgeAppeal,
@@ -55,7 +56,6 @@ from konkurs_commission.domain.minutes import (
     minutes_sha256,
     redacted_for,
 )
-
 from konkurs_platform.domain import Conflict, DomainError, Forbidden
 
 NOW = datetime(2017, 6, 15, 8, 0, tzinfo=UTC)

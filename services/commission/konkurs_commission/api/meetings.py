@@ -71,11 +71,11 @@ class MemberBody(BaseModel):
 
 class RulesBody(BaseModel):
     model_config = _Strict
-    quorum_numerator: int = Field(2, ge=1, le=100)
-    quorum_denominator: int = Field(3, ge=1, le=100)
+    quorum_numerator: int = Field(default=2, ge=1, le=100)
+    quorum_denominator: int = Field(default=3, ge=1, le=100)
     decision_rule: Literal["simple_majority", "majority_of_present"] = "simple_majority"
     casting_vote: bool = True
-    appeal_window_days: int = Field(30, ge=1, le=365)
+    appeal_window_days: int = Field(default=30, ge=1, le=365)
 
     def domain(self) -> Rules:
         return Rules(
