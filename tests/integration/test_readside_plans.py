@@ -1,16 +1,17 @@
 """Plan tracking's read models on the readside, from real encoded plans events on the broker:
 the workflow of versions (returned, drafted again, approved, amended), reports returned and
-accepted, overdue items opened by the service's timers and resolved by a report, a
-submission or an amendment, and the derived figures: attainment on the edge cases (direction
-down, zero baseline, missing actuals, overshoot, no target), budget execution and the status
-on-track / at-risk / late. A redelivery changes nothing; a rebuild gives the live rows.
-`PlanStory` builds the events (as the plans service's codec would) for the API tests too."""
+accepted, milestones moved by accepted reports and kept by an amendment, the timers' overdue
+marks, and the derived rows: attainment on the edge cases (direction down, zero baseline,
+missing actuals, overshoot, no target) and the budget per measure. A redelivery changes
+nothing; a rebuild gives the live rows; an event the read models cannot apply is parked and
+the others apply. `PlanStory` builds the events (as the plans service's codec would) for the
+API tests too."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,16 +19,17 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from helpers import running
+from helpers import dead_letter_count, running
 from readside_support import Events, new_world, projector
 from readside_support import wait_caught_up as wait_projected
 
 from konkurs.plans.v1 import events_pb2 as pb
-from konkurs_platform.envelope import Actor
+from konkurs_platform.envelope import Actor, decode_envelope, encode_envelope
 from konkurs_platform.protobuf import to_timestamp
 from konkurs_platform.settings import Settings
 from konkurs_readside.projections.plans import TABLES
 from konkurs_readside.rebuild import rebuild
+from konkurs_readside.storable import NUL, REPLACEMENT
 
 pytestmark = pytest.mark.integration
 
@@ -555,3 +557,55 @@ async def test_a_rebuild_of_the_plans_read_models_equals_the_live_rows(
     report = await rebuild(world, pool, schema=schema, names=["plans"])
     assert report.events > 0
     assert await snapshot(pool, schema) == live
+
+
+async def test_a_plan_event_the_read_models_cannot_apply_is_parked_and_the_others_apply(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    world, schema = await new_world(settings, pool)
+    story = PlanStory(f"plans-{uuid.uuid4().hex[:8]}")
+    story.at("2018-01-01T00:00:00")
+    story.open("A", 1)
+    broken = content_a(IMPORT_V1, "2018-09-30")
+    broken.indicators[0].targets[0].value = "NaN"
+    story.draft("A", 1, broken)
+    story.draft("A", 1, content_a(IMPORT_V1, "2018-09-30"))
+    story.submit("A", 1)
+    story.approve("A", 1)
+    # A report on a period the plan does not have, and an event of a plan never opened.
+    story.report("A", "2031-Q1", 1)
+    story.plans["ghost"] = str(uuid.uuid4())
+    story.coordinators["ghost"] = "000000000000"
+    story.submit("ghost", 1)
+    # A NUL in text the read models store (PostgreSQL text cannot hold one).
+    story.report("A", "2018-Q1", 1, actuals=[actual("members", "11")])
+    story.events.published[-1] = (
+        story.events.published[-1][0],
+        _with_narrative(story.events.published[-1][1], f"We{NUL}grew."),
+    )
+    story.accept("A", "2018-Q1")
+    await publish(world, story.events.published)
+    async with running(projector(world, pool, schema)):
+        await wait_projected(world, pool, schema)
+
+    assert await dead_letter_count(world) == 3
+    (plan,) = await rows_of(pool, schema, "plans", story.plans["A"])
+    assert (plan["current_version"], plan["latest_accepted_period"]) == (1, "2018-Q1")
+    (report,) = await rows_of(pool, schema, "plan_reports", story.plans["A"])
+    assert report["narrative"] == f"We{REPLACEMENT}grew."
+    members = [
+        r["attainment"]
+        for r in await rows_of(pool, schema, "plan_attainment", story.plans["A"])
+        if r["code"] == "members" and r["period_id"] == "2018-Q1"
+    ]
+    assert members == [D("0.5000")]
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(f"SELECT count(*) FROM {schema}.plans") == 1
+
+
+def _with_narrative(raw: bytes, narrative: str) -> bytes:
+    """The envelope `raw` with its report's narrative replaced."""
+    envelope = decode_envelope(raw)
+    report = pb.ReportSubmitted.FromString(envelope.payload)
+    report.narrative = narrative
+    return encode_envelope(replace(envelope, payload=report.SerializeToString()))
