@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.json_format import MessageToDict
@@ -138,8 +138,9 @@ def message_json(message: Message) -> dict[str, Any]:
     models store whole application contents as JSON, and json_format's generic walk was the
     largest cost of projecting (and rebuilding) them. Fields are read by name rather than
     through `ListFields`, which costs more than the walk itself."""
-    plan = _plan(message.DESCRIPTOR)
-    if plan is None or message.DESCRIPTOR.extension_ranges:
+    # The stubs type a message's descriptor as the union of the pure-Python and upb classes.
+    plan = _plan(cast(Descriptor, message.DESCRIPTOR))
+    if plan is None:
         return MessageToDict(message, preserving_proto_field_name=True)
     return _convert(plan, message)
 
