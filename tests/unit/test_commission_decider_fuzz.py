@@ -33,6 +33,7 @@ from konkurs_commission.domain.meeting import (
     OpenMeeting,
     OpenVote,
     PublishDecision,
+    ReplaceWinner,
     TakeDecision,
     meeting_decider,
 )
@@ -47,7 +48,7 @@ apps = st.sampled_from(APPS)
 
 @st.composite
 def commands(draw: st.DrawFn) -> MeetingCommand:
-    kind = draw(st.integers(0, 11))
+    kind = draw(st.integers(0, 12))
     if kind == 0:
         return OpenMeeting(tuple(draw(st.lists(members, unique=True))), NOW)
     if kind == 1:
@@ -67,7 +68,9 @@ def commands(draw: st.DrawFn) -> MeetingCommand:
         return TakeDecision(rationales, tuple(draw(st.lists(apps, max_size=2))), NOW)
     if kind == 10:
         return ApproveMinutes(draw(members), draw(st.sampled_from(["0" * 64, "current"])))
-    return PublishDecision(NOW)
+    if kind == 11:
+        return PublishDecision(NOW)
+    return ReplaceWinner(draw(apps), draw(st.sampled_from(["withdrawn", "x"])), "gone", NOW)
 
 
 def _check_vote(state: Meeting, event: VoteCast) -> None:
@@ -102,6 +105,11 @@ def test_a_meeting_answers_any_commands_with_events_or_a_domain_error_and_keeps_
             state = meeting_decider.evolve(state, event)
             history.append(event)
         assert len(state.carried) <= quota
+        if state.published is not None:
+            # However many winners left, never more in office than the quota.
+            in_office = {s.application_id for s in state.published.selected}
+            in_office |= set(state.from_reserve)
+            assert len(in_office - set(state.replaced)) <= quota
     assert meeting_decider.fold(history) == state
     decisions = [e for e in history if isinstance(e, DecisionTaken)]
     assert all(len(d.selected) <= quota for d in decisions) and len(decisions) <= 1

@@ -32,6 +32,7 @@ from konkurs_commission.domain.events import (
     VoteCast,
     VoteChoice,
     VoteClosed,
+    WinnerReplaced,
 )
 from konkurs_commission.domain.meeting import (
     ApproveMinutes,
@@ -45,6 +46,7 @@ from konkurs_commission.domain.meeting import (
     OpenMeeting,
     OpenVote,
     PublishDecision,
+    ReplaceWinner,
     ScheduleMeeting,
     TakeDecision,
     appeals_close_at,
@@ -56,7 +58,7 @@ from konkurs_commission.domain.minutes import (
     minutes_sha256,
     redacted_for,
 )
-from konkurs_platform.domain import Conflict, DomainError, Forbidden
+from konkurs_platform.domain import Conflict, DomainError, Forbidden, NotFound
 
 NOW = datetime(2017, 6, 15, 8, 0, tzinfo=UTC)
 MEMBERS = (
@@ -488,3 +490,21 @@ def test_the_minutes_hash_is_the_same_for_an_instant_written_with_another_offset
     assert minutes_sha256(build_minutes(shifted, names=NAMES)) == minutes_sha256(
         build_minutes(events, names=NAMES)
     )
+
+
+def test_a_withdrawn_winners_place_goes_to_the_next_on_the_reserve_list_once() -> None:
+    state = published()
+    with pytest.raises(NotFound):
+        meeting_decider.decide(ReplaceWinner("app-1", "withdrawn", "Left.", NOW), state)
+    with pytest.raises(DomainError):
+        meeting_decider.decide(ReplaceWinner("app-2", "bored", "Left.", NOW), state)
+    state, events = run([ReplaceWinner("app-2", "withdrawn", "The cluster dissolved.", NOW)], state)
+    replaced, selected = events
+    assert isinstance(replaced, WinnerReplaced) and replaced.replacement_application_id == "app-1"
+    assert isinstance(selected, ClusterSelected) and selected.from_reserve
+    # The reserve list is exhausted: the next place stays empty.
+    _, events = run([ReplaceWinner("app-1", "disqualified", "False statements.", NOW)], state)
+    assert len(events) == 1 and isinstance(events[0], WinnerReplaced)
+    assert events[0].replacement_application_id == ""
+    with pytest.raises(Conflict):
+        meeting_decider.decide(ReplaceWinner("app-2", "withdrawn", "Again.", NOW), state)

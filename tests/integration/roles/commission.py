@@ -33,6 +33,7 @@ MATRIX = {
     ("commission", "POST /v1/meetings/{meeting_id}/decision"): _SECRETARY,
     ("commission", "POST /v1/meetings/{meeting_id}/approvals"): _SECRETARY | _MEMBER,
     ("commission", "POST /v1/meetings/{meeting_id}/publication"): _SECRETARY,
+    ("commission", "POST /v1/meetings/{meeting_id}/replacements"): _SECRETARY,
     ("commission", "POST /v1/appeals"): frozenset({Role.APPLICANT}),
     ("commission", "GET /v1/appeals/{appeal_id}"): _FOLLOWERS | {Role.APPLICANT},
     ("commission", "POST /v1/appeals/{appeal_id}/panel"): _SECRETARY,

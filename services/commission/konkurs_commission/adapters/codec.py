@@ -280,6 +280,14 @@ def to_message(event: object) -> Message:
                 meeting_id=event.meeting_id,
                 reserve_position=event.reserve_position,
             )
+        case ev.WinnerReplaced():
+            return pb.WinnerReplaced(
+                meeting_id=event.meeting_id,
+                withdrawn_application_id=event.withdrawn_application_id,
+                cause=event.cause,
+                reason=event.reason,
+                replacement_application_id=event.replacement_application_id,
+            )
         case ev.AppealWindowClosed():
             return pb.AppealWindowClosed(
                 meeting_id=event.meeting_id, closed_at=to_timestamp(event.closed_at)
@@ -431,6 +439,14 @@ def _from(message: Message) -> Any:
                 m.meeting_id,
                 m.reserve_position,
             )
+        case pb.WinnerReplaced():
+            return ev.WinnerReplaced(
+                m.meeting_id,
+                m.withdrawn_application_id,
+                m.cause,
+                m.reason,
+                m.replacement_application_id,
+            )
         case pb.AppealWindowClosed():
             return ev.AppealWindowClosed(m.meeting_id, from_timestamp(m.closed_at))
         case pb.AppealLodged():
@@ -479,6 +495,7 @@ _CLASSES: dict[str, type[Message]] = {
         pb.DecisionPublished,
         pb.ClusterSelected,
         pb.ApplicationDeclined,
+        pb.WinnerReplaced,
         pb.AppealWindowClosed,
         pb.AppealLodged,
         pb.AppealPanelNamed,

@@ -38,6 +38,7 @@ from konkurs_commission.domain.meeting import (
     OpenMeeting,
     OpenVote,
     PublishDecision,
+    ReplaceWinner,
     TakeDecision,
 )
 from konkurs_platform.auth import Principal, Role, require
@@ -139,6 +140,13 @@ class DecisionBody(BaseModel):
     reserve_application_ids: list[Identifier] = Field(default_factory=list, max_length=200)
 
 
+class ReplacementBody(BaseModel):
+    model_config = _Strict
+    application_id: Identifier
+    cause: Literal["withdrawn", "disqualified"]
+    reason: str = Field(min_length=1, max_length=5000)
+
+
 class ApprovalBody(BaseModel):
     model_config = _Strict
     minutes_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -186,6 +194,8 @@ def decision_view(meeting: Meeting) -> dict[str, Any] | None:
         "appeals_close_at": None if p is None else p.appeals_close_at.isoformat(),
         "appeal_window_closed": meeting.window_closed,
         "minutes_sha256": None if p is None else p.minutes_sha256,
+        "replaced_application_ids": list(meeting.replaced),
+        "from_reserve_application_ids": list(meeting.from_reserve),
     }
 
 
@@ -605,3 +615,21 @@ async def publish_decision(
     """Publish the decision (approved minutes only): the winners are selected, the others
     declined with their reasons, and the appeal window opens."""
     return await _act(service, meeting_id, PublishDecision(service.clock()), principal, if_match)
+
+
+@router.post(
+    "/v1/meetings/{meeting_id}/replacements",
+    responses=_WRITE,
+    summary="Replace a winner from the reserve list",
+)
+async def replace_winner(
+    meeting_id: Identifier,
+    body: ReplacementBody,
+    principal: Annotated[Principal, Depends(require(SECRETARY))],
+    service: Annotated[CommissionState, Depends(commission)],
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """A published winner withdrew or was disqualified: the next on the reserve list takes
+    the place (ClusterSelected, from the reserve)."""
+    command = ReplaceWinner(body.application_id, body.cause, body.reason, service.clock())
+    return await _act(service, meeting_id, command, principal, if_match)

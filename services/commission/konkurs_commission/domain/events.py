@@ -257,6 +257,17 @@ class ApplicationDeclined:
 
 
 @dataclass(frozen=True)
+class WinnerReplaced:
+    meeting_id: str
+    withdrawn_application_id: str
+    # "withdrawn" or "disqualified".
+    cause: str
+    reason: str
+    # Empty when the reserve list is exhausted.
+    replacement_application_id: str
+
+
+@dataclass(frozen=True)
 class AppealWindowClosed:
     meeting_id: str
     closed_at: datetime
@@ -324,6 +335,7 @@ MeetingEvent = (
     | DecisionPublished
     | ClusterSelected
     | ApplicationDeclined
+    | WinnerReplaced
     | AppealWindowClosed
 )
 AppealEvent = (

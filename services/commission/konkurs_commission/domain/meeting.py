@@ -40,6 +40,7 @@ from konkurs_commission.domain.events import (
     VoteChoice,
     VoteClosed,
     VoteOpened,
+    WinnerReplaced,
 )
 from konkurs_commission.domain.minutes import build_minutes, minutes_sha256
 from konkurs_platform.domain import Conflict, Decider, DomainError, FieldIssue, Forbidden, NotFound
@@ -134,6 +135,17 @@ class PublishDecision:
 
 
 @dataclass(frozen=True)
+class ReplaceWinner:
+    """A published winner withdrew or was disqualified: the reserve list's next takes the
+    place."""
+
+    application_id: str
+    cause: str
+    reason: str
+    now: datetime
+
+
+@dataclass(frozen=True)
 class CloseAppealWindow:
     now: datetime
 
@@ -150,6 +162,7 @@ MeetingCommand = (
     | TakeDecision
     | ApproveMinutes
     | PublishDecision
+    | ReplaceWinner
     | CloseAppealWindow
 )
 
@@ -174,6 +187,9 @@ class Meeting:
     approvals: Mapping[str, tuple[MemberRole, str]] = field(default_factory=dict)
     published: DecisionPublished | None = None
     window_closed: bool = False
+    # Winners who withdrew or were disqualified, and the reserves who took their places.
+    replaced: tuple[str, ...] = ()
+    from_reserve: tuple[str, ...] = ()
     # The events the minutes are built from, in order (until the publication).
     record: tuple[MeetingEvent, ...] = ()
 
@@ -619,6 +635,51 @@ def _publish(c: PublishDecision, state: Meeting) -> list[MeetingEvent]:
     return events
 
 
+CAUSES = ("withdrawn", "disqualified")
+
+
+def _replace_winner(c: ReplaceWinner, state: Meeting) -> list[MeetingEvent]:
+    scheduled = _scheduled(state)
+    published = state.published
+    if published is None:
+        raise Conflict("not_published", "A winner is replaced after the decision is published.")
+    winners = [s.application_id for s in published.selected] + list(state.from_reserve)
+    if c.application_id in state.replaced:
+        raise Conflict("replaced_already", f"{c.application_id} was replaced already.")
+    if c.application_id not in winners:
+        raise NotFound("not_a_winner", f"{c.application_id} is not a winner of this meeting.")
+    issues = []
+    if c.cause not in CAUSES:
+        issues.append(FieldIssue("/cause", f"one of {', '.join(CAUSES)}"))
+    if not c.reason.strip():
+        issues.append(FieldIssue("/reason", "must not be empty"))
+    if issues:
+        raise DomainError("invalid_replacement", "The replacement cannot be recorded.", issues)
+    # The reserve list in order, skipping who took a place before or left.
+    taken = set(winners) | set(state.replaced)
+    replacement = next((a for a in published.reserve_application_ids if a not in taken), "")
+    events: list[MeetingEvent] = [
+        WinnerReplaced(scheduled.meeting_id, c.application_id, c.cause, c.reason, replacement)
+    ]
+    cand = state.candidate(replacement) if replacement else None
+    if cand is not None:
+        events.append(
+            ClusterSelected(
+                scheduled.call_id,
+                cand.application_id,
+                cand.registration_number,
+                cand.cluster_name,
+                cand.region_code,
+                cand.coordinator_bin,
+                cand.rank,
+                scheduled.meeting_id,
+                c.now,
+                from_reserve=True,
+            )
+        )
+    return events
+
+
 def _close_window(c: CloseAppealWindow, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
     if state.published is None:
@@ -657,6 +718,8 @@ def decide(command: MeetingCommand, state: Meeting) -> Sequence[MeetingEvent]:
             return _approve(command, state)
         case PublishDecision():
             return _publish(command, state)
+        case ReplaceWinner():
+            return _replace_winner(command, state)
         case CloseAppealWindow():
             return _close_window(command, state)
 
@@ -700,6 +763,13 @@ def evolve(state: Meeting, event: MeetingEvent) -> Meeting:
             return replace(state, published=event)
         case AppealWindowClosed():
             return replace(state, window_closed=True)
+        case WinnerReplaced():
+            taken = (event.replacement_application_id,) if event.replacement_application_id else ()
+            return replace(
+                state,
+                replaced=(*state.replaced, event.withdrawn_application_id),
+                from_reserve=(*state.from_reserve, *taken),
+            )
         case _:
             return state
 
