@@ -304,13 +304,12 @@ async def compose_commission(
     )
     async with service.pool.acquire() as conn, conn.transaction():
         with refusals_as_problems(expected):
-            outcome = await service.commission.compose(
-                conn, command, command_metadata(principal), expected
-            )
-    return await _composition(service, call_id, outcome.version)
+            await service.commission.compose(conn, command, command_metadata(principal), expected)
+    # Answered as read back after the commit, with the names opened.
+    return await _composition(service, call_id)
 
 
-async def _composition(service: CommissionState, call_id: str, version: int) -> JSONResponse:
+async def _composition(service: CommissionState, call_id: str) -> JSONResponse:
     async with service.pool.acquire() as conn:
         state, version = await service.commission.composition(conn, call_id)
         if version == 0:
@@ -354,7 +353,7 @@ async def get_commission(
     service: Annotated[CommissionState, Depends(commission)],
 ) -> JSONResponse:
     """The members with their names, positions, roles and affiliations, and the rules."""
-    return await _composition(service, call_id, 0)
+    return await _composition(service, call_id)
 
 
 # Meetings ------------------------------------------------------------------------------------

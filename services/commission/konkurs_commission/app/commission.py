@@ -10,10 +10,9 @@ Both stores write the same schema's events and outbox, in the caller's transacti
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 
 from konkurs_commission.adapters.codec import CommissionCodec
 from konkurs_commission.adapters.known import Book, KnownRanking, Reconsideration
@@ -38,8 +37,6 @@ from konkurs_platform.domain import Conflict, NotFound
 from konkurs_platform.eventstore import ConcurrencyError, EventStore, Metadata
 from konkurs_platform.handler import CommandHandler, Outcome
 from konkurs_platform.timers import Cancel, Schedule, TimerChange
-
-T = TypeVar("T")
 
 # The platform timer that closes a published decision's appeal window.
 CLOSE_APPEAL_WINDOW = "close-appeal-window"
@@ -98,10 +95,6 @@ class Commission:
             self.store, meeting_domain.meeting_decider, codec, timers_for=meeting_timers
         )
         self.appeals = CommandHandler(self.store, appeal_domain.appeal_decider, codec)
-
-    async def in_transaction(self, run: Callable[[Connection], Awaitable[T]]) -> T:
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            return await run(conn)
 
     # Composition --------------------------------------------------------------------------
 
