@@ -27,6 +27,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from google.protobuf import descriptor_pool, message_factory, text_format
@@ -37,6 +38,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from konkurs.commission.v1 import events_pb2 as commission_pb2
 from konkurs.envelope.v1 import envelope_pb2
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
+from konkurs.plans.v1 import events_pb2 as plans_pb2
 from konkurs.privacy.v1 import events_pb2 as privacy_pb2
 from konkurs.scoring.v1 import assignment_pb2 as scoring_assignment_pb2
 from konkurs.scoring.v1 import evaluation_pb2 as scoring_evaluation_pb2
@@ -768,6 +770,262 @@ def reevaluation_requested() -> commission_pb2.ReevaluationRequested:
     )
 
 
+# Plan tracking's events: the development plan of the 2017 application above, selected by the
+# commission, drafted, amended and reported on through 2018 (illustrative figures).
+PLAN_ID = APPLICATION_ID
+COORDINATOR_BIN = "120540099118"
+CLUSTER_NAME = "Шығыс Қазақстан жиһаз кластері"
+
+
+def plan_phases() -> list[plans_pb2.Phase]:
+    return [
+        plans_pb2.Phase(
+            phase_id="diagnostics",
+            name_ru="Диагностика и вовлечение стейкхолдеров",
+            name_kk="Диагностика және мүдделі тараптарды тарту",
+            name_en="Diagnostics and stakeholder involvement",
+            starts_on="2017-07-01",
+            ends_on="2017-09-30",
+        ),
+        plans_pb2.Phase(
+            phase_id="organisation",
+            name_ru="Организация и стратегия кластера",
+            name_kk="Кластерді ұйымдастыру және стратегиясы",
+            name_en="Cluster organisation and strategy",
+            starts_on="2017-10-01",
+            ends_on="2017-12-31",
+        ),
+        plans_pb2.Phase(
+            phase_id="support-design",
+            name_ru="Разработка мер государственной поддержки",
+            name_kk="Мемлекеттік қолдау шараларын әзірлеу",
+            name_en="Design of state support measures",
+            starts_on="2017-11-01",
+            ends_on="2018-03-31",
+        ),
+        plans_pb2.Phase(
+            phase_id="implementation",
+            name_ru="Реализация плана с мерами государственной поддержки",
+            name_kk="Жоспарды мемлекеттік қолдау шараларымен іске асыру",
+            name_en="Implementation with state support",
+            starts_on="2018-01-01",
+            ends_on="2019-12-31",
+        ),
+    ]
+
+
+def reporting_periods() -> list[plans_pb2.ReportingPeriod]:
+    """Quarters from the selection to the end of 2019, each report due 30 days after."""
+    quarters = [
+        ("2017-Q3", "2017-07-01", "2017-09-30", "2017-10-30"),
+        ("2017-Q4", "2017-10-01", "2017-12-31", "2018-01-30"),
+        ("2018-Q1", "2018-01-01", "2018-03-31", "2018-04-30"),
+        ("2018-Q2", "2018-04-01", "2018-06-30", "2018-07-30"),
+        ("2018-Q3", "2018-07-01", "2018-09-30", "2018-10-30"),
+        ("2018-Q4", "2018-10-01", "2018-12-31", "2019-01-30"),
+        ("2019-Q1", "2019-01-01", "2019-03-31", "2019-04-30"),
+        ("2019-Q2", "2019-04-01", "2019-06-30", "2019-07-30"),
+        ("2019-Q3", "2019-07-01", "2019-09-30", "2019-10-30"),
+        ("2019-Q4", "2019-10-01", "2019-12-31", "2020-01-30"),
+    ]
+    return [
+        plans_pb2.ReportingPeriod(
+            period_id=period_id, starts_on=starts_on, ends_on=ends_on, report_due_on=due_on
+        )
+        for period_id, starts_on, ends_on, due_on in quarters
+    ]
+
+
+def plan_opened() -> plans_pb2.PlanOpened:
+    return plans_pb2.PlanOpened(
+        plan_id=PLAN_ID,
+        call_id=SCORING_CALL_ID,
+        registration_number="KZ-63-2017-0003",
+        cluster_name=CLUSTER_NAME,
+        region_code="KZ-63",
+        coordinator_bin=COORDINATOR_BIN,
+        phases=plan_phases(),
+        periods=reporting_periods(),
+        time_zone="Asia/Almaty",
+        selection_event_id="9afbc340-1f2e-43e3-bd68-6da7e4178519",
+    )
+
+
+def plan_content() -> plans_pb2.PlanContent:
+    """Version 1 of the plan: every milestone scheduled."""
+    return plans_pb2.PlanContent(
+        milestones=[
+            plans_pb2.Milestone(
+                milestone_id="diagnostics-report",
+                title="Отчёт о диагностике кластера",
+                phase_id="diagnostics",
+                owner=COORDINATOR_BIN,
+                due_on="2017-09-30",
+                status=plans_pb2.MILESTONE_STATUS_SCHEDULED,
+            ),
+            plans_pb2.Milestone(
+                milestone_id="support-measures",
+                title="Меры господдержки согласованы",
+                phase_id="support-design",
+                owner="«Ертіс өңірлік технологиялық университеті» КеАҚ",
+                due_on="2018-03-31",
+                status=plans_pb2.MILESTONE_STATUS_SCHEDULED,
+            ),
+            plans_pb2.Milestone(
+                milestone_id="export-mission",
+                title="Экспортная миссия участников в Новосибирск",
+                phase_id="implementation",
+                owner=COORDINATOR_BIN,
+                due_on="2018-09-30",
+                status=plans_pb2.MILESTONE_STATUS_SCHEDULED,
+            ),
+        ],
+        indicators=[
+            plans_pb2.Indicator(
+                code="members",
+                name="Участники кластера",
+                unit="organisations",
+                direction=plans_pb2.DIRECTION_INCREASING,
+                baseline_year=2016,
+                baseline_value="7",
+                targets=[
+                    plans_pb2.Target(period_id="2018-Q1", value="10"),
+                    plans_pb2.Target(period_id="2018-Q4", value="15"),
+                ],
+            ),
+            plans_pb2.Indicator(
+                code="import-share",
+                name="Доля импортной фурнитуры",
+                unit="percent",
+                direction=plans_pb2.DIRECTION_DECREASING,
+                baseline_year=2016,
+                baseline_value="62.5",
+                targets=[plans_pb2.Target(period_id="2018-Q4", value="55.0")],
+            ),
+        ],
+        support_measures=[
+            plans_pb2.SupportMeasure(
+                measure_id="cofinancing",
+                kind="co-financing of a cluster organisation",
+                amount="30000000.00",
+                budget_source="republican budget",
+                planned=[
+                    plans_pb2.Disbursement(on="2018-03-11", amount="15000000.00"),
+                    plans_pb2.Disbursement(on="2018-09-10", amount="15000000.00"),
+                ],
+            ),
+            plans_pb2.SupportMeasure(
+                measure_id="training",
+                kind="training",
+                amount="5000000.00",
+                budget_source="development institution",
+                planned=[plans_pb2.Disbursement(on="2017-12-15", amount="5000000.00")],
+            ),
+        ],
+        summary="План развития Восточно-Казахстанского мебельного кластера на 2017-2019 годы: "
+        "совместные закупки сырья, сертификация продукции, подготовка кадров с университетом.",
+    )
+
+
+def plan_drafted() -> plans_pb2.PlanDrafted:
+    return plans_pb2.PlanDrafted(plan_id=PLAN_ID, version=1, content=plan_content())
+
+
+def plan_amendment_drafted() -> plans_pb2.PlanDrafted:
+    """Version 2: the diagnostics milestone met, the export mission moved to 2019."""
+    content = plan_content()
+    diagnostics, _, mission = content.milestones
+    diagnostics.status = plans_pb2.MILESTONE_STATUS_MET
+    diagnostics.met_on = "2017-09-27"
+    mission.due_on = "2019-06-30"
+    return plans_pb2.PlanDrafted(
+        plan_id=PLAN_ID,
+        version=2,
+        content=content,
+        reason="Экспортная миссия перенесена на 2019 год: выставка в Новосибирске отложена "
+        "организаторами.",
+    )
+
+
+def plan_submitted() -> plans_pb2.PlanSubmitted:
+    return plans_pb2.PlanSubmitted(plan_id=PLAN_ID, version=1)
+
+
+def plan_returned() -> plans_pb2.PlanReturned:
+    return plans_pb2.PlanReturned(
+        plan_id=PLAN_ID,
+        version=1,
+        comments="Give each milestone an owning organisation and a target for 2018-Q4.",
+    )
+
+
+def plan_approved() -> plans_pb2.PlanApproved:
+    return plans_pb2.PlanApproved(
+        plan_id=PLAN_ID, version=1, effective_from=at("2017-09-05T15:10:00+06:00")
+    )
+
+
+def report_submitted() -> plans_pb2.ReportSubmitted:
+    return plans_pb2.ReportSubmitted(
+        plan_id=PLAN_ID,
+        period_id="2018-Q1",
+        plan_version=1,
+        actuals=[
+            plans_pb2.IndicatorActual(
+                code="members",
+                value="9",
+                evidence_sha256=[
+                    "7a427066ce99105b647ae8a23d1a74e33e293e354a26ac2ed70aba2097fc7e67"
+                ],
+            ),
+            plans_pb2.IndicatorActual(
+                code="import-share",
+                value="60.2",
+                evidence_sha256=[
+                    "7b5caa15f9eb5cd7d292332c36d8b16fb3f6cd88b769c8bef59a5df6771a0dfa"
+                ],
+            ),
+        ],
+        milestones=[
+            plans_pb2.MilestoneTransition(
+                milestone_id="support-measures",
+                status=plans_pb2.MILESTONE_STATUS_PARTLY_MET,
+                met_on="2018-03-28",
+            )
+        ],
+        disbursements=[
+            plans_pb2.DisbursementMade(
+                measure_id="cofinancing",
+                disbursement=plans_pb2.Disbursement(on="2018-03-12", amount="15000000.00"),
+            )
+        ],
+        narrative="Отчёт за 2018-Q1: два новых участника вступили в кластер; соглашение о "
+        "субсидии на совместные проекты подписано акиматом, с университетом — ещё нет.",
+    )
+
+
+def report_returned() -> plans_pb2.ReportReturned:
+    return plans_pb2.ReportReturned(
+        plan_id=PLAN_ID,
+        period_id="2018-Q1",
+        comments="Attach the signed co-financing agreement for the disbursement of 12 March.",
+    )
+
+
+def report_accepted() -> plans_pb2.ReportAccepted:
+    return plans_pb2.ReportAccepted(plan_id=PLAN_ID, period_id="2018-Q1")
+
+
+def milestone_overdue() -> plans_pb2.MilestoneOverdue:
+    return plans_pb2.MilestoneOverdue(
+        plan_id=PLAN_ID, milestone_id="export-mission", due_on="2018-09-30"
+    )
+
+
+def report_overdue() -> plans_pb2.ReportOverdue:
+    return plans_pb2.ReportOverdue(plan_id=PLAN_ID, period_id="2018-Q2", due_on="2018-07-30")
+
+
 # File stem -> the message stored in tests/golden/<stem>.binpb. Frozen: see the docstring.
 CASES: dict[str, Callable[[], Message]] = {
     "konkurs.envelope.v1.Envelope": envelope_of_submission,
@@ -805,6 +1063,17 @@ CASES: dict[str, Callable[[], Message]] = {
     "konkurs.scoring.v1.EvaluationReopened": evaluation_reopened,
     "konkurs.scoring.v1.RankingPublished": ranking_published,
     "konkurs.commission.v1.ReevaluationRequested": reevaluation_requested,
+    "konkurs.plans.v1.PlanOpened": plan_opened,
+    "konkurs.plans.v1.PlanDrafted": plan_drafted,
+    "konkurs.plans.v1.PlanDrafted.amendment": plan_amendment_drafted,
+    "konkurs.plans.v1.PlanSubmitted": plan_submitted,
+    "konkurs.plans.v1.PlanReturned": plan_returned,
+    "konkurs.plans.v1.PlanApproved": plan_approved,
+    "konkurs.plans.v1.ReportSubmitted": report_submitted,
+    "konkurs.plans.v1.ReportReturned": report_returned,
+    "konkurs.plans.v1.ReportAccepted": report_accepted,
+    "konkurs.plans.v1.MilestoneOverdue": milestone_overdue,
+    "konkurs.plans.v1.ReportOverdue": report_overdue,
 }
 
 
@@ -840,15 +1109,13 @@ def test_every_golden_file_belongs_to_a_case() -> None:
 
 
 def test_every_intake_event_has_a_golden_case() -> None:
-    case_types = {type(build()).DESCRIPTOR.full_name for build in CASES.values()}
+    """Intake's events.proto holds its events and nothing else."""
     events = {message.full_name for message in events_pb2.DESCRIPTOR.message_types_by_name.values()}
-    assert events <= case_types
+    assert events <= case_types()
 
 
 def test_every_commission_event_has_a_golden_case() -> None:
-    case_types = {type(build()).DESCRIPTOR.full_name for build in CASES.values()}
-    events = {m.full_name for m in commission_pb2.DESCRIPTOR.message_types_by_name.values()}
-    assert events <= case_types
+    assert events_of(commission_pb2) <= case_types()
 
 
 SCORING_FILES = (
@@ -861,20 +1128,24 @@ SCORING_FILES = (
 
 
 def test_every_scoring_event_has_a_golden_case() -> None:
-    """Scoring's events are the messages of its package that no other message holds."""
-    messages = {
-        m.full_name: m
-        for module in SCORING_FILES
-        for m in module.DESCRIPTOR.message_types_by_name.values()
-    }
-    held = {
-        f.message_type.full_name
-        for m in messages.values()
-        for f in m.fields
-        if f.message_type is not None
-    }
-    case_types = {type(build()).DESCRIPTOR.full_name for build in CASES.values()}
-    assert set(messages) - held <= case_types
+    assert events_of(*SCORING_FILES) <= case_types()
+
+
+def test_every_plans_event_has_a_golden_case() -> None:
+    assert events_of(plans_pb2) <= case_types()
+
+
+def case_types() -> set[str]:
+    """Full names of the messages the cases build."""
+    return {type(build()).DESCRIPTOR.full_name for build in CASES.values()}
+
+
+def events_of(*modules: ModuleType) -> set[str]:
+    """A context's events: the messages of its generated modules that no other message holds
+    (the rest are their parts, covered through them)."""
+    messages = [m for module in modules for m in module.DESCRIPTOR.message_types_by_name.values()]
+    held = {f.message_type.full_name for m in messages for f in m.fields if f.message_type}
+    return {m.full_name for m in messages} - held
 
 
 def test_golden_cases_set_every_field_of_the_konkurs_schemas() -> None:
