@@ -1,5 +1,5 @@
-"""Golden bytes: stored serializations of one envelope and of each intake, scoring and
-commission event.
+"""Golden bytes: stored serializations of one envelope, of each intake, scoring, commission
+and plans event, and of each analytics fact.
 
 Events are the legal record and are kept forever, so bytes written once must still decode,
 to the same values, with the classes generated from today's schemas. Each file under
@@ -35,6 +35,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from konkurs.analytics.v1 import facts_pb2 as analytics_pb2
 from konkurs.commission.v1 import events_pb2 as commission_pb2
 from konkurs.envelope.v1 import envelope_pb2
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
@@ -1026,6 +1027,378 @@ def report_overdue() -> plans_pb2.ReportOverdue:
     return plans_pb2.ReportOverdue(plan_id=PLAN_ID, period_id="2018-Q2", due_on="2018-07-30")
 
 
+# The analytics feed's facts about the same 2017 call, as the readside derives them (no person,
+# no free text; the selected cluster named once the decision is public).
+# The 2017 decision they tell of: the furniture cluster (first) selected, the Almaty cluster
+# (second, failing a threshold) declined and appealing, the seventh-placed selected with a
+# rationale and later withdrawn, the eighth taking its place from the reserve list.
+SECOND_APPLICATION_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+SEVENTH_APPLICATION_ID = "e7d7f01d-c6f6-431c-ad2a-89c9a1d38b6d"
+RESERVE_APPLICATION_ID = "0dc9298e-c0c0-4029-938b-4b4f9be551c6"
+RESERVE_CLUSTER_NAME = "Павлодарский кластер металлообработки"
+RESERVE_COORDINATOR_BIN = "050840012348"
+MEETING_ID = "kz-clusters-2017-meeting-1"
+APPEAL_ID = "appeal-2017-04"
+
+
+def origin(event_id: str, event_type: str, occurred_at: str) -> analytics_pb2.Origin:
+    """The source of a fact: an event of the 2017 programme, recorded after the fact."""
+    return analytics_pb2.Origin(
+        event_id=event_id, event_type=event_type, occurred_at=at(occurred_at), imported=True
+    )
+
+
+def score(numerator: int, denominator: int) -> analytics_pb2.Score:
+    return analytics_pb2.Score(
+        numerator=numerator, denominator=denominator, value=numerator / denominator
+    )
+
+
+def call_announced_fact() -> analytics_pb2.CallAnnounced:
+    return analytics_pb2.CallAnnounced(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "4f1879be-4232-4840-b517-0f7ce3d47f7f",
+            "konkurs.intake.v1.CallAnnounced",
+            "2017-04-10T00:00:00+06:00",
+        ),
+        opens_at=at("2017-04-10T00:00:00+06:00"),
+        closes_at=at("2017-06-09T00:00:00+06:00"),
+        quota=6,
+        accepted_region_codes=["KZ-11", "KZ-63", "KZ-75"],
+        illustrative=True,
+    )
+
+
+def application_received_fact() -> analytics_pb2.ApplicationReceived:
+    """The Almaty cluster's application: a business association among its participants."""
+    return analytics_pb2.ApplicationReceived(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "4f37ea1b-71d3-4138-835c-5630ea5d215b",
+            "konkurs.intake.v1.ApplicationSubmitted",
+            "2017-05-22T15:41:09+06:00",
+        ),
+        application_id=SECOND_APPLICATION_ID,
+        region_code="KZ-75",
+        primary_oked_code="62010",
+        related_oked_codes=["62020", "63110"],
+        participants=analytics_pb2.ParticipantCounts(
+            total=11,
+            sme=6,
+            large_enterprise=1,
+            university=1,
+            research_organisation=1,
+            public_body=1,
+            other=1,
+        ),
+        sme_share_percent=54,
+        employees=2_317,
+        requested_support=[
+            analytics_pb2.Amount(currency="KZT", minor_units=6_500_000_000),
+            analytics_pb2.Amount(currency="USD", minor_units=12_000_000),
+        ],
+        co_financing_share_percent=25,
+        illustrative=True,
+    )
+
+
+def eligibility_determined_fact() -> analytics_pb2.EligibilityDetermined:
+    return analytics_pb2.EligibilityDetermined(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "f6163be0-3289-4ef1-9d64-13b879e43be8",
+            "konkurs.scoring.v1.EligibilityAssessed",
+            "2017-06-09T00:00:00+06:00",
+        ),
+        application_id=APPLICATION_ID,
+        eligible=True,
+        rules=[
+            analytics_pb2.RuleOutcome(rule="region", passed=True),
+            analytics_pb2.RuleOutcome(rule="min_sme_share_percent", passed=True),
+        ],
+    )
+
+
+def eligibility_overridden_fact() -> analytics_pb2.EligibilityDetermined:
+    return analytics_pb2.EligibilityDetermined(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "c0d10caa-7d6d-418e-8198-e842bafe4060",
+            "konkurs.scoring.v1.EligibilityOverridden",
+            "2017-06-13T11:25:00+06:00",
+        ),
+        application_id=SECOND_APPLICATION_ID,
+        eligible=True,
+        overridden=True,
+    )
+
+
+def evaluation_finalised_fact() -> analytics_pb2.EvaluationFinalised:
+    return analytics_pb2.EvaluationFinalised(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "ad4f08b0-5ee0-40d7-84f4-ee271adaa2b9",
+            "konkurs.scoring.v1.EvaluationFinalised",
+            "2017-07-05T15:30:00+06:00",
+        ),
+        application_id=APPLICATION_ID,
+        round=1,
+        criteria=[
+            analytics_pb2.CriterionScore(
+                criterion_id="critical-mass", score=score(1, 1), basis="automatic"
+            ),
+            analytics_pb2.CriterionScore(
+                criterion_id="strategy", score=score(7, 2), basis="consensus"
+            ),
+            analytics_pb2.CriterionScore(
+                criterion_id="cooperation", score=score(23, 6), basis="experts"
+            ),
+        ],
+        overall=score(1379, 20),
+        fundable=True,
+        experts=3,
+    )
+
+
+def evaluation_finalised_failing_fact() -> analytics_pb2.EvaluationFinalised:
+    """The Almaty cluster's evaluation: below the cooperation threshold."""
+    return analytics_pb2.EvaluationFinalised(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "874fbbf3-e753-4c3d-bae1-fef9e3558ac6",
+            "konkurs.scoring.v1.EvaluationFinalised",
+            "2017-07-05T15:30:00+06:00",
+        ),
+        application_id=SECOND_APPLICATION_ID,
+        round=1,
+        criteria=[
+            analytics_pb2.CriterionScore(
+                criterion_id="critical-mass", score=score(3, 1), basis="automatic"
+            ),
+            analytics_pb2.CriterionScore(
+                criterion_id="strategy", score=score(4, 1), basis="experts"
+            ),
+            analytics_pb2.CriterionScore(
+                criterion_id="cooperation", score=score(5, 2), basis="experts"
+            ),
+        ],
+        overall=score(1179, 20),
+        failed_thresholds=["cooperation"],
+        experts=3,
+    )
+
+
+def ranking_published_fact() -> analytics_pb2.RankingPublished:
+    return analytics_pb2.RankingPublished(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "1423fa0b-e391-43d4-bcc3-ccfe7b2aaa7b",
+            "konkurs.scoring.v1.RankingPublished",
+            "2017-07-05T15:30:00+06:00",
+        ),
+        ranking_version=1,
+        positions=[
+            analytics_pb2.RankingPosition(
+                rank=1, application_id=APPLICATION_ID, overall=score(1379, 20), fundable=True
+            ),
+            analytics_pb2.RankingPosition(
+                rank=2,
+                application_id=SECOND_APPLICATION_ID,
+                overall=score(1179, 20),
+                failed_thresholds=["cooperation"],
+            ),
+        ],
+    )
+
+
+def decision_published_fact() -> analytics_pb2.DecisionPublished:
+    return analytics_pb2.DecisionPublished(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "25e1a27d-b628-4c8b-bd2f-03d1bb01b576",
+            "konkurs.commission.v1.DecisionPublished",
+            "2017-08-18T12:00:00+06:00",
+        ),
+        meeting_id=MEETING_ID,
+        selected=[
+            analytics_pb2.DecidedCandidate(
+                application_id=APPLICATION_ID,
+                rank=1,
+                tally=analytics_pb2.Tally(votes_for=7, recused=1),
+            ),
+            analytics_pb2.DecidedCandidate(
+                application_id=SEVENTH_APPLICATION_ID,
+                rank=7,
+                tally=analytics_pb2.Tally(
+                    votes_for=3,
+                    votes_against=3,
+                    abstentions=1,
+                    not_voted=1,
+                    casting_vote_used=True,
+                ),
+                departs_from_ranking=True,
+            ),
+        ],
+        declined=[
+            analytics_pb2.DecidedCandidate(
+                application_id=SECOND_APPLICATION_ID,
+                rank=2,
+                tally=analytics_pb2.Tally(votes_for=1, votes_against=6, abstentions=1),
+            ),
+            analytics_pb2.DecidedCandidate(application_id=RESERVE_APPLICATION_ID, rank=8),
+        ],
+        reserve_application_ids=[RESERVE_APPLICATION_ID],
+        appeals_close_at=at("2017-09-18T00:00:00+06:00"),
+    )
+
+
+def cluster_selected_fact() -> analytics_pb2.ClusterSelected:
+    return analytics_pb2.ClusterSelected(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "1adbc990-814e-48a5-980a-4408cd62a958",
+            "konkurs.commission.v1.ClusterSelected",
+            "2017-08-18T12:00:00+06:00",
+        ),
+        application_id=APPLICATION_ID,
+        cluster_name=CLUSTER_NAME,
+        region_code="KZ-63",
+        coordinator_bin=COORDINATOR_BIN,
+        rank=1,
+    )
+
+
+def cluster_selected_from_reserve_fact() -> analytics_pb2.ClusterSelected:
+    return analytics_pb2.ClusterSelected(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "a6954fcb-4403-4efd-9842-3459a09fddcb",
+            "konkurs.commission.v1.ClusterSelected",
+            "2017-10-02T10:00:00+06:00",
+        ),
+        application_id=RESERVE_APPLICATION_ID,
+        cluster_name=RESERVE_CLUSTER_NAME,
+        region_code="KZ-55",
+        coordinator_bin=RESERVE_COORDINATOR_BIN,
+        rank=8,
+        from_reserve=True,
+    )
+
+
+def winner_replaced_fact() -> analytics_pb2.WinnerReplaced:
+    return analytics_pb2.WinnerReplaced(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "e6b6a028-89d9-4e60-a1fd-18c8f8c6c122",
+            "konkurs.commission.v1.WinnerReplaced",
+            "2017-10-02T10:00:00+06:00",
+        ),
+        meeting_id=MEETING_ID,
+        withdrawn_application_id=SEVENTH_APPLICATION_ID,
+        cause="withdrawn",
+        replacement_application_id=RESERVE_APPLICATION_ID,
+    )
+
+
+def appeal_lodged_fact() -> analytics_pb2.AppealLodged:
+    return analytics_pb2.AppealLodged(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "43222c4e-c573-4c56-96a5-ee8b42da2ffa",
+            "konkurs.commission.v1.AppealLodged",
+            "2017-08-28T16:00:00+06:00",
+        ),
+        appeal_id=APPEAL_ID,
+        application_id=SECOND_APPLICATION_ID,
+        ground="methodology_not_followed",
+    )
+
+
+def appeal_decided_fact() -> analytics_pb2.AppealDecided:
+    return analytics_pb2.AppealDecided(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "8eb5a9ed-3e0e-4fcd-8c28-eb9be9d6778a",
+            "konkurs.commission.v1.AppealUpheld",
+            "2017-09-08T11:00:00+06:00",
+        ),
+        appeal_id=APPEAL_ID,
+        application_id=SECOND_APPLICATION_ID,
+        upheld=True,
+    )
+
+
+def plan_approved_fact() -> analytics_pb2.PlanApproved:
+    return analytics_pb2.PlanApproved(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "b3bd24d0-e44b-4a17-a74c-b2ed9a008424",
+            "konkurs.plans.v1.PlanApproved",
+            "2017-09-05T15:10:00+06:00",
+        ),
+        plan_id=PLAN_ID,
+        version=1,
+        effective_from=at("2017-09-05T15:10:00+06:00"),
+    )
+
+
+def report_accepted_fact() -> analytics_pb2.ReportAccepted:
+    return analytics_pb2.ReportAccepted(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "d9aa5685-7bf2-4aca-a1c0-7b45b97bb7c3",
+            "konkurs.plans.v1.ReportAccepted",
+            "2018-05-04T16:00:00+06:00",
+        ),
+        plan_id=PLAN_ID,
+        period_id="2018-Q1",
+        plan_version=1,
+        actuals=[
+            analytics_pb2.IndicatorActual(code="members", value="9"),
+            analytics_pb2.IndicatorActual(code="import-share", value="60.2"),
+        ],
+        milestones=[
+            analytics_pb2.MilestoneStatus(
+                milestone_id="support-measures", status="partly_met", met_on="2018-03-28"
+            )
+        ],
+        disbursements=[
+            analytics_pb2.Disbursement(
+                measure_id="cofinancing", on="2018-03-12", amount_kzt="15000000.00"
+            )
+        ],
+    )
+
+
+def milestone_overdue_fact() -> analytics_pb2.MilestoneOverdue:
+    return analytics_pb2.MilestoneOverdue(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "7cb2a6d2-ab75-482d-9057-48e5d16940f8",
+            "konkurs.plans.v1.MilestoneOverdue",
+            "2018-10-01T00:00:00+06:00",
+        ),
+        plan_id=PLAN_ID,
+        milestone_id="export-mission",
+        due_on="2018-09-30",
+    )
+
+
+def report_overdue_fact() -> analytics_pb2.ReportOverdue:
+    return analytics_pb2.ReportOverdue(
+        call_id=SCORING_CALL_ID,
+        origin=origin(
+            "a7635967-8bbd-4a41-a231-fa0d5de59175",
+            "konkurs.plans.v1.ReportOverdue",
+            "2018-07-31T00:00:00+06:00",
+        ),
+        plan_id=PLAN_ID,
+        period_id="2018-Q2",
+        due_on="2018-07-30",
+    )
+
+
 # File stem -> the message stored in tests/golden/<stem>.binpb. Frozen: see the docstring.
 CASES: dict[str, Callable[[], Message]] = {
     "konkurs.envelope.v1.Envelope": envelope_of_submission,
@@ -1074,6 +1447,23 @@ CASES: dict[str, Callable[[], Message]] = {
     "konkurs.plans.v1.ReportAccepted": report_accepted,
     "konkurs.plans.v1.MilestoneOverdue": milestone_overdue,
     "konkurs.plans.v1.ReportOverdue": report_overdue,
+    "konkurs.analytics.v1.CallAnnounced": call_announced_fact,
+    "konkurs.analytics.v1.ApplicationReceived": application_received_fact,
+    "konkurs.analytics.v1.EligibilityDetermined": eligibility_determined_fact,
+    "konkurs.analytics.v1.EligibilityDetermined.overridden": eligibility_overridden_fact,
+    "konkurs.analytics.v1.EvaluationFinalised": evaluation_finalised_fact,
+    "konkurs.analytics.v1.EvaluationFinalised.below_threshold": evaluation_finalised_failing_fact,
+    "konkurs.analytics.v1.RankingPublished": ranking_published_fact,
+    "konkurs.analytics.v1.DecisionPublished": decision_published_fact,
+    "konkurs.analytics.v1.ClusterSelected": cluster_selected_fact,
+    "konkurs.analytics.v1.ClusterSelected.from_reserve": cluster_selected_from_reserve_fact,
+    "konkurs.analytics.v1.WinnerReplaced": winner_replaced_fact,
+    "konkurs.analytics.v1.AppealLodged": appeal_lodged_fact,
+    "konkurs.analytics.v1.AppealDecided": appeal_decided_fact,
+    "konkurs.analytics.v1.PlanApproved": plan_approved_fact,
+    "konkurs.analytics.v1.ReportAccepted": report_accepted_fact,
+    "konkurs.analytics.v1.MilestoneOverdue": milestone_overdue_fact,
+    "konkurs.analytics.v1.ReportOverdue": report_overdue_fact,
 }
 
 
@@ -1133,6 +1523,16 @@ def test_every_scoring_event_has_a_golden_case() -> None:
 
 def test_every_plans_event_has_a_golden_case() -> None:
     assert events_of(plans_pb2) <= case_types()
+
+
+def test_every_analytics_fact_has_a_golden_case() -> None:
+    """A fact is a message with an origin: the data of one record of the feed."""
+    facts = {
+        m.full_name
+        for m in analytics_pb2.DESCRIPTOR.message_types_by_name.values()
+        if "origin" in m.fields_by_name
+    }
+    assert facts <= case_types()
 
 
 def case_types() -> set[str]:
