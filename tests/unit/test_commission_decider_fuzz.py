@@ -3,7 +3,9 @@ test_fuzz_deciders.py fuzzes intake's: random sequences of commands from any mem
 candidate, in any order. Only a `DomainError` escapes `decide`; folding the events rebuilds
 the state; and the rules hold: never more carried or selected than the quota, no vote
 without quorum, none from the secretary, an absent or a recused member, at most one vote
-open, and the minutes' hash is the same however often they are built."""
+open, no act of the secretary or the chair by anyone else (another member, a member signed in
+as the secretary, the secretary signed in as a member), and the minutes' hash is the same
+however often they are built."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from test_commission_domain import CANDIDATES, MEMBERS, NOW, schedule
+from test_commission_domain import CANDIDATES, CHAIR, MEMBERS, NOW, SEC, schedule
 
+from konkurs_commission.domain.acting import Caller, Office
 from konkurs_commission.domain.events import (
     DecisionTaken,
     MeetingEvent,
@@ -44,33 +47,49 @@ IDS = [m.member_id for m in MEMBERS] + ["stranger"]
 APPS = [c.application_id for c in CANDIDATES] + ["unknown"]
 members = st.sampled_from(IDS)
 apps = st.sampled_from(APPS)
+# Half the time the meeting's own secretary or chair, so that most histories get somewhere.
+callers = st.one_of(
+    st.sampled_from([SEC, CHAIR]), st.builds(Caller, members, st.sampled_from(list(Office)))
+)
 
 
 @st.composite
 def commands(draw: st.DrawFn) -> MeetingCommand:
     kind = draw(st.integers(0, 12))
     if kind == 0:
-        return OpenMeeting(tuple(draw(st.lists(members, unique=True))), NOW)
+        return OpenMeeting(tuple(draw(st.lists(members, unique=True))), NOW, draw(callers))
     if kind == 1:
-        return ChangeAttendance(draw(members), draw(st.booleans()))
+        return ChangeAttendance(draw(members), draw(st.booleans()), draw(callers))
     if kind == 2:
         return DeclareRecusal(draw(members), draw(apps), draw(st.sampled_from(["", "kin"])))
     if kind == 3:
-        return OpenVote(draw(apps))
+        return OpenVote(draw(apps), draw(callers))
     if kind in (4, 5, 6):
         return CastVote(draw(members), draw(apps), draw(st.sampled_from(list(VoteChoice))))
     if kind == 7:
-        return CloseVote(draw(apps))
+        return CloseVote(draw(apps), draw(callers))
     if kind == 8:
         return AttachDissentingOpinion(draw(members), draw(apps), draw(st.sampled_from(["", "x"])))
     if kind == 9:
         rationales = {a: "because" for a in draw(st.lists(apps, unique=True, max_size=3))}
-        return TakeDecision(rationales, tuple(draw(st.lists(apps, max_size=2))), NOW)
+        reserve = tuple(draw(st.lists(apps, max_size=2)))
+        return TakeDecision(rationales, reserve, NOW, draw(callers))
     if kind == 10:
-        return ApproveMinutes(draw(members), draw(st.sampled_from(["0" * 64, "current"])))
+        return ApproveMinutes(draw(callers), draw(st.sampled_from(["0" * 64, "current"])))
     if kind == 11:
-        return PublishDecision(NOW)
-    return ReplaceWinner(draw(apps), draw(st.sampled_from(["withdrawn", "x"])), "gone", NOW)
+        return PublishDecision(NOW, draw(callers))
+    cause = draw(st.sampled_from(["withdrawn", "x"]))
+    return ReplaceWinner(draw(apps), cause, "gone", NOW, draw(callers))
+
+
+def _check_office(command: MeetingCommand) -> None:
+    """A command of the secretary or the chair that changed the meeting was theirs."""
+    if isinstance(command, OpenVote | CloseVote | ApproveMinutes):
+        assert command.by in (SEC, CHAIR)
+    elif isinstance(
+        command, OpenMeeting | ChangeAttendance | TakeDecision | PublishDecision | ReplaceWinner
+    ):
+        assert command.by == SEC
 
 
 def _check_vote(state: Meeting, event: VoteCast) -> None:
@@ -87,18 +106,20 @@ def test_a_meeting_answers_any_commands_with_events_or_a_domain_error_and_keeps_
     quota: int, all_present: bool, sequence: Sequence[MeetingCommand]
 ) -> None:
     # Half the histories open with everyone present, so that most reach the votes.
-    opening = [OpenMeeting(tuple(IDS[:-1]), NOW)] if all_present else []
+    opening = [OpenMeeting(tuple(IDS[:-1]), NOW, SEC)] if all_present else []
     sequence = [*opening, *sequence]
     state = meeting_decider.fold(meeting_decider.decide(schedule(quota=quota), Meeting()))
     history: list[MeetingEvent] = list(state.record)
     for command in sequence:
         if isinstance(command, ApproveMinutes) and command.minutes_sha256 == "current":
             digest = state.minutes_sha256() if state.scheduled else ""
-            command = ApproveMinutes(command.member_id, digest)
+            command = ApproveMinutes(command.by, digest)
         try:
             events = list(meeting_decider.decide(command, state))
         except DomainError:
             continue
+        if events:
+            _check_office(command)
         for event in events:
             if isinstance(event, VoteCast):
                 _check_vote(state, event)

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from konkurs_commission.domain.acting import Caller, Office
 from konkurs_commission.domain.appeal import (
     DecideAppeal,
     LodgeAppeal,
+    NamePanel,
     PublishedDecision,
     appeal_decider,
 )
+from konkurs_commission.domain.composition import ComposeCommission, composition_decider
 from konkurs_commission.domain.events import (
     AppealGround,
     AppealUpheld,
@@ -27,6 +30,7 @@ from konkurs_commission.domain.events import (
     Member,
     MemberRecused,
     MemberRole,
+    MinutesApproved,
     ReevaluationRequested,
     Rules,
     VoteCast,
@@ -38,6 +42,7 @@ from konkurs_commission.domain.meeting import (
     ApproveMinutes,
     AttachDissentingOpinion,
     CastVote,
+    ChangeAttendance,
     CloseAppealWindow,
     CloseVote,
     DeclareRecusal,
@@ -70,6 +75,9 @@ MEMBERS = (
     Member("m4", MemberRole.MEMBER, "Member 4"),
 )
 NAMES = {m.member_id: f"Name of {m.member_id}" for m in MEMBERS}
+# The meeting's secretary and chair, signed in as such.
+SEC = Caller("sec", Office.SECRETARY)
+CHAIR = Caller("chair", Office.MEMBER)
 
 
 def candidate(rank: int, *, fundable: bool = True, bins: Sequence[str] = ()) -> Candidate:
@@ -111,6 +119,7 @@ def schedule(quota: int = 2, rules: Rules | None = None) -> ScheduleMeeting:
         reconsidered=(),
         time_zone="Asia/Almaty",
         rules=rules or Rules(),
+        by=SEC,
     )
 
 
@@ -132,29 +141,29 @@ ALL = ("chair", "sec", "m1", "m2", "m3", "m4")
 
 def vote(application_id: str, choices: dict[str, VoteChoice]) -> list[MeetingCommand]:
     cast: list[MeetingCommand] = [CastVote(m, application_id, c) for m, c in choices.items()]
-    return [OpenVote(application_id), *cast, CloseVote(application_id)]
+    return [OpenVote(application_id, CHAIR), *cast, CloseVote(application_id, SEC)]
 
 
 FOR, AGAINST, ABSTAIN = VoteChoice.FOR, VoteChoice.AGAINST, VoteChoice.ABSTAIN
 
 
 def test_quorum_is_two_thirds_of_the_members_rounded_up_by_default() -> None:
-    _, events = run([schedule(), OpenMeeting(("chair", "sec", "m1", "m2"), NOW)])
+    _, events = run([schedule(), OpenMeeting(("chair", "sec", "m1", "m2"), NOW, SEC)])
     opened = events[1]
     assert isinstance(opened, MeetingOpened)
     assert (opened.quorum_required, opened.quorum_met) == (4, True)
 
 
 def test_no_vote_without_quorum_and_the_refusal_says_how_many_are_missing() -> None:
-    state, _ = run([schedule(), OpenMeeting(("chair", "m2", "m3"), NOW)])
+    state, _ = run([schedule(), OpenMeeting(("chair", "m2", "m3"), NOW, SEC)])
     with pytest.raises(Conflict) as refused:
-        meeting_decider.decide(OpenVote("app-2"), state)
+        meeting_decider.decide(OpenVote("app-2", CHAIR), state)
     assert refused.value.code == "no_quorum"
     assert "1 missing" in refused.value.detail
 
 
 def test_a_member_affiliated_with_a_participant_is_recused_automatically_and_cannot_vote() -> None:
-    state, events = run([schedule(), OpenMeeting(ALL, NOW), OpenVote("app-1")])
+    state, events = run([schedule(), OpenMeeting(ALL, NOW, SEC), OpenVote("app-1", CHAIR)])
     recusals = [e for e in events if isinstance(e, MemberRecused)]
     assert [(r.member_id, r.application_id, r.automatic, r.matching_bins) for r in recusals] == [
         ("m1", "app-1", True, ("100140000001",))
@@ -164,10 +173,10 @@ def test_a_member_affiliated_with_a_participant_is_recused_automatically_and_can
 
 
 def test_a_declared_recusal_needs_a_reason_and_is_refused_after_the_members_vote() -> None:
-    state, _ = run([schedule(), OpenMeeting(ALL, NOW)])
+    state, _ = run([schedule(), OpenMeeting(ALL, NOW, SEC)])
     with pytest.raises(DomainError):
         meeting_decider.decide(DeclareRecusal("m2", "app-2", " "), state)
-    state, _ = run([OpenVote("app-2"), CastVote("m2", "app-2", FOR)], state)
+    state, _ = run([OpenVote("app-2", CHAIR), CastVote("m2", "app-2", FOR)], state)
     with pytest.raises(Conflict):
         meeting_decider.decide(DeclareRecusal("m2", "app-2", "my brother works there"), state)
 
@@ -176,12 +185,12 @@ def test_a_changed_vote_replaces_the_first_and_both_are_recorded() -> None:
     _, events = run(
         [
             schedule(),
-            OpenMeeting(ALL, NOW),
-            OpenVote("app-2"),
+            OpenMeeting(ALL, NOW, SEC),
+            OpenVote("app-2", CHAIR),
             CastVote("m2", "app-2", FOR),
             CastVote("m2", "app-2", AGAINST),
             CastVote("m2", "app-2", AGAINST),
-            CloseVote("app-2"),
+            CloseVote("app-2", SEC),
         ]
     )
     cast = [e for e in events if isinstance(e, VoteCast)]
@@ -192,19 +201,19 @@ def test_a_changed_vote_replaces_the_first_and_both_are_recorded() -> None:
 
 
 def test_the_secretary_does_not_vote() -> None:
-    state, _ = run([schedule(), OpenMeeting(ALL, NOW), OpenVote("app-2")])
+    state, _ = run([schedule(), OpenMeeting(ALL, NOW, SEC), OpenVote("app-2", CHAIR)])
     with pytest.raises(Forbidden):
         meeting_decider.decide(CastVote("sec", "app-2", FOR), state)
 
 
 def test_the_chairs_casting_vote_breaks_a_tie() -> None:
     choices = {"chair": FOR, "m2": FOR, "m3": AGAINST, "m4": AGAINST}
-    _, events = run([schedule(), OpenMeeting(ALL, NOW), *vote("app-2", choices)])
+    _, events = run([schedule(), OpenMeeting(ALL, NOW, SEC), *vote("app-2", choices)])
     closed = events[-1]
     assert isinstance(closed, VoteClosed)
     assert closed.carried and closed.tally.casting_vote_used
     against = {**choices, "chair": AGAINST, "m2": FOR, "m3": FOR}
-    _, events = run([schedule(), OpenMeeting(ALL, NOW), *vote("app-2", against)])
+    _, events = run([schedule(), OpenMeeting(ALL, NOW, SEC), *vote("app-2", against)])
     closed = events[-1]
     assert isinstance(closed, VoteClosed)
     assert not closed.carried and closed.tally.casting_vote_used
@@ -213,7 +222,7 @@ def test_the_chairs_casting_vote_breaks_a_tie() -> None:
 def test_without_a_casting_vote_a_tie_is_not_carried() -> None:
     rules = Rules(casting_vote=False)
     choices = {"chair": FOR, "m2": FOR, "m3": AGAINST, "m4": AGAINST}
-    _, events = run([schedule(rules=rules), OpenMeeting(ALL, NOW), *vote("app-2", choices)])
+    _, events = run([schedule(rules=rules), OpenMeeting(ALL, NOW, SEC), *vote("app-2", choices)])
     closed = events[-1]
     assert isinstance(closed, VoteClosed)
     assert not closed.carried and not closed.tally.casting_vote_used
@@ -222,19 +231,19 @@ def test_without_a_casting_vote_a_tie_is_not_carried() -> None:
 def test_majority_of_present_counts_abstentions_against() -> None:
     rules = Rules(decision_rule=DecisionRule.MAJORITY_OF_PRESENT)
     choices = {"chair": FOR, "m2": FOR, "m3": ABSTAIN, "m4": ABSTAIN, "m1": AGAINST}
-    _, events = run([schedule(rules=rules), OpenMeeting(ALL, NOW), *vote("app-2", choices)])
+    _, events = run([schedule(rules=rules), OpenMeeting(ALL, NOW, SEC), *vote("app-2", choices)])
     closed = events[-1]
     assert isinstance(closed, VoteClosed) and not closed.carried
 
 
 def test_no_vote_opens_once_the_quota_is_filled_and_only_one_vote_is_open_at_a_time() -> None:
     yes = {"chair": FOR, "m2": FOR, "m3": FOR}
-    state, _ = run([schedule(quota=2), OpenMeeting(ALL, NOW), OpenVote("app-1")])
+    state, _ = run([schedule(quota=2), OpenMeeting(ALL, NOW, SEC), OpenVote("app-1", CHAIR)])
     with pytest.raises(Conflict, match="still open"):
-        meeting_decider.decide(OpenVote("app-2"), state)
-    state, _ = run([CloseVote("app-1"), *vote("app-2", yes), *vote("app-3", yes)], state)
+        meeting_decider.decide(OpenVote("app-2", CHAIR), state)
+    state, _ = run([CloseVote("app-1", SEC), *vote("app-2", yes), *vote("app-3", yes)], state)
     with pytest.raises(Conflict) as refused:
-        meeting_decider.decide(OpenVote("app-4"), state)
+        meeting_decider.decide(OpenVote("app-4", CHAIR), state)
     assert refused.value.code == "quota_filled"
 
 
@@ -244,11 +253,11 @@ def decided(rationales: dict[str, str]) -> tuple[Meeting, list[MeetingEvent]]:
     return run(
         [
             schedule(quota=2),
-            OpenMeeting(ALL, NOW),
+            OpenMeeting(ALL, NOW, SEC),
             *vote("app-1", no),
             *vote("app-2", yes),
             *vote("app-3", yes),
-            TakeDecision(rationales, ("app-1",), NOW),
+            TakeDecision(rationales, ("app-1",), NOW, SEC),
         ]
     )
 
@@ -270,9 +279,9 @@ def test_selecting_below_a_fundable_unselected_candidate_requires_a_rationale() 
 
 def test_selecting_a_candidate_that_failed_a_threshold_requires_a_rationale() -> None:
     yes = {"chair": FOR, "m2": FOR, "m3": FOR}
-    state, _ = run([schedule(quota=4), OpenMeeting(ALL, NOW), *vote("app-4", yes)])
+    state, _ = run([schedule(quota=4), OpenMeeting(ALL, NOW, SEC), *vote("app-4", yes)])
     with pytest.raises(DomainError) as refused:
-        meeting_decider.decide(TakeDecision({}, (), NOW), state)
+        meeting_decider.decide(TakeDecision({}, (), NOW, SEC), state)
     assert [e.pointer for e in refused.value.errors] == ["/rationales/app-4"]
 
 
@@ -281,9 +290,9 @@ def test_the_reserve_list_holds_declined_candidates_once_each() -> None:
         run(
             [
                 schedule(quota=2),
-                OpenMeeting(ALL, NOW),
+                OpenMeeting(ALL, NOW, SEC),
                 *vote("app-2", {"chair": FOR, "m2": FOR}),
-                TakeDecision({"app-2": "Export plan."}, ("app-2", "app-4", "app-4"), NOW),
+                TakeDecision({"app-2": "Export plan."}, ("app-2", "app-4", "app-4"), NOW, SEC),
             ]
         )
     assert [(e.pointer, e.reason) for e in refused.value.errors] == [
@@ -296,7 +305,7 @@ def published(at: datetime = NOW) -> Meeting:
     state, _ = decided({"app-2": "Stronger export plan.", "app-3": "Regional balance."})
     digest = state.minutes_sha256()
     state, _ = run(
-        [ApproveMinutes("chair", digest), ApproveMinutes("sec", digest), PublishDecision(at)],
+        [ApproveMinutes(CHAIR, digest), ApproveMinutes(SEC, digest), PublishDecision(at, SEC)],
         state,
     )
     return state
@@ -305,22 +314,24 @@ def published(at: datetime = NOW) -> Meeting:
 def test_publication_needs_the_chairs_and_the_secretarys_approval_of_these_minutes() -> None:
     state, _ = decided({"app-2": "Stronger export plan.", "app-3": "Regional balance."})
     with pytest.raises(Conflict, match="await"):
-        meeting_decider.decide(PublishDecision(NOW), state)
+        meeting_decider.decide(PublishDecision(NOW, SEC), state)
     with pytest.raises(Conflict) as refused:
-        meeting_decider.decide(ApproveMinutes("chair", "0" * 64), state)
+        meeting_decider.decide(ApproveMinutes(CHAIR, "0" * 64), state)
     assert refused.value.code == "minutes_changed"
     with pytest.raises(Forbidden):
-        meeting_decider.decide(ApproveMinutes("m2", state.minutes_sha256()), state)
-    state, _ = run([ApproveMinutes("chair", state.minutes_sha256())], state)
+        meeting_decider.decide(
+            ApproveMinutes(Caller("m2", Office.MEMBER), state.minutes_sha256()), state
+        )
+    state, _ = run([ApproveMinutes(CHAIR, state.minutes_sha256())], state)
     with pytest.raises(Conflict, match="secretary"):
-        meeting_decider.decide(PublishDecision(NOW), state)
+        meeting_decider.decide(PublishDecision(NOW, SEC), state)
 
 
 def test_publication_selects_the_winners_and_declines_the_rest_with_the_reserve_position() -> None:
     state, _ = decided({"app-2": "Stronger export plan.", "app-3": "Regional balance."})
     digest = state.minutes_sha256()
     _, events = run(
-        [ApproveMinutes("chair", digest), ApproveMinutes("sec", digest), PublishDecision(NOW)],
+        [ApproveMinutes(CHAIR, digest), ApproveMinutes(SEC, digest), PublishDecision(NOW, SEC)],
         state,
     )
     kinds = [type(e).__name__ for e in events]
@@ -429,9 +440,9 @@ def meeting_events() -> list[MeetingEvent]:
     state = meeting_decider.fold(events)
     _, more = run(
         [
-            ApproveMinutes("chair", state.minutes_sha256()),
-            ApproveMinutes("sec", state.minutes_sha256()),
-            PublishDecision(NOW),
+            ApproveMinutes(CHAIR, state.minutes_sha256()),
+            ApproveMinutes(SEC, state.minutes_sha256()),
+            PublishDecision(NOW, SEC),
         ],
         state,
     )
@@ -495,16 +506,132 @@ def test_the_minutes_hash_is_the_same_for_an_instant_written_with_another_offset
 def test_a_withdrawn_winners_place_goes_to_the_next_on_the_reserve_list_once() -> None:
     state = published()
     with pytest.raises(NotFound):
-        meeting_decider.decide(ReplaceWinner("app-1", "withdrawn", "Left.", NOW), state)
+        meeting_decider.decide(ReplaceWinner("app-1", "withdrawn", "Left.", NOW, SEC), state)
     with pytest.raises(DomainError):
-        meeting_decider.decide(ReplaceWinner("app-2", "bored", "Left.", NOW), state)
-    state, events = run([ReplaceWinner("app-2", "withdrawn", "The cluster dissolved.", NOW)], state)
+        meeting_decider.decide(ReplaceWinner("app-2", "bored", "Left.", NOW, SEC), state)
+    state, events = run(
+        [ReplaceWinner("app-2", "withdrawn", "The cluster dissolved.", NOW, SEC)], state
+    )
     replaced, selected = events
     assert isinstance(replaced, WinnerReplaced) and replaced.replacement_application_id == "app-1"
     assert isinstance(selected, ClusterSelected) and selected.from_reserve
     # The reserve list is exhausted: the next place stays empty.
-    _, events = run([ReplaceWinner("app-1", "disqualified", "False statements.", NOW)], state)
+    _, events = run([ReplaceWinner("app-1", "disqualified", "False statements.", NOW, SEC)], state)
     assert len(events) == 1 and isinstance(events[0], WinnerReplaced)
     assert events[0].replacement_application_id == ""
     with pytest.raises(Conflict):
-        meeting_decider.decide(ReplaceWinner("app-2", "withdrawn", "Again.", NOW), state)
+        meeting_decider.decide(ReplaceWinner("app-2", "withdrawn", "Again.", NOW, SEC), state)
+
+
+# Who acts: the offices of the composition the act belongs to ---------------------------------
+
+ANOTHER_CALLS_SECRETARY = Caller("sec-2", Office.SECRETARY)
+A_MEMBER = Caller("m2", Office.MEMBER)
+
+
+def test_only_the_meetings_own_secretary_runs_it_and_the_refusal_says_so() -> None:
+    state, _ = run([schedule()])
+    for stranger in (ANOTHER_CALLS_SECRETARY, CHAIR, Caller("sec", Office.MEMBER)):
+        with pytest.raises(Forbidden) as refused:
+            meeting_decider.decide(OpenMeeting(ALL, NOW, stranger), state)
+        assert refused.value.code == "not_the_secretary"
+        assert refused.value.detail == (
+            f"{stranger.subject} is not the secretary of this meeting's commission."
+        )
+    state, _ = run([OpenMeeting(ALL, NOW, SEC), *vote("app-2", {"chair": FOR, "m2": FOR})], state)
+    refused_acts: list[MeetingCommand] = [
+        ChangeAttendance("m4", False, ANOTHER_CALLS_SECRETARY),
+        TakeDecision({}, (), NOW, ANOTHER_CALLS_SECRETARY),
+    ]
+    for command in refused_acts:
+        with pytest.raises(Forbidden, match="not the secretary"):
+            meeting_decider.decide(command, state)
+    state = published()
+    for command in (
+        PublishDecision(NOW, CHAIR),
+        ReplaceWinner("app-2", "withdrawn", "Left.", NOW, ANOTHER_CALLS_SECRETARY),
+    ):
+        with pytest.raises(Forbidden, match="not the secretary"):
+            meeting_decider.decide(command, state)
+
+
+def test_only_the_chair_or_the_secretary_opens_and_closes_votes_and_approves_the_minutes() -> None:
+    state, _ = run([schedule(), OpenMeeting(ALL, NOW, SEC)])
+    # A member acting as the chair, the chair signed in as the secretary, another call's
+    # secretary: none holds the office in this meeting's commission.
+    for stranger in (A_MEMBER, Caller("chair", Office.SECRETARY), ANOTHER_CALLS_SECRETARY):
+        with pytest.raises(Forbidden) as refused:
+            meeting_decider.decide(OpenVote("app-2", stranger), state)
+        assert refused.value.code == "not_the_chair_or_secretary"
+        assert f"{stranger.subject} is neither the chair nor the secretary" in refused.value.detail
+    state, _ = run([OpenVote("app-2", SEC)], state)
+    with pytest.raises(Forbidden):
+        meeting_decider.decide(CloseVote("app-2", A_MEMBER), state)
+    state, events = run([CloseVote("app-2", CHAIR)], state)
+    assert isinstance(events[0], VoteClosed)
+    state, _ = decided({"app-2": "Stronger export plan.", "app-3": "Regional balance."})
+    with pytest.raises(Forbidden):
+        meeting_decider.decide(ApproveMinutes(A_MEMBER, state.minutes_sha256()), state)
+    _, events = run([ApproveMinutes(CHAIR, state.minutes_sha256())], state)
+    assert [(e.member_id, e.role) for e in events if isinstance(e, MinutesApproved)] == [
+        ("chair", MemberRole.CHAIR)
+    ]
+
+
+def test_a_meeting_is_scheduled_by_the_secretary_of_the_call_commission_or_by_its_reaction() -> (
+    None
+):
+    with pytest.raises(Forbidden) as refused:
+        meeting_decider.decide(replace(schedule(), by=ANOTHER_CALLS_SECRETARY), Meeting())
+    assert refused.value.detail == "sec-2 is not the secretary of the commission of clusters-2017."
+    # A new ranking for upheld appeals: the commission schedules the meeting itself.
+    assert meeting_decider.decide(replace(schedule(), by=None), Meeting())
+
+
+OPERATOR = Caller("operator-1", Office.OPERATOR)
+
+
+def compose(by: Caller, secretary: str = "sec", reason: str = "") -> ComposeCommission:
+    members = tuple(
+        replace(m, member_id=secretary) if m.role is MemberRole.SECRETARY else m for m in MEMBERS
+    )
+    return ComposeCommission(
+        "clusters-2017", members, {m.member_id: "A Name" for m in members}, reason, Rules(), by
+    )
+
+
+def test_the_operator_records_the_first_composition_and_its_secretary_the_later_ones() -> None:
+    first = composition_decider.initial
+    for secretary in (SEC, ANOTHER_CALLS_SECRETARY):
+        with pytest.raises(Forbidden) as refused:
+            composition_decider.decide(compose(secretary), first)
+        assert refused.value.code == "not_the_operator"
+    state = composition_decider.fold(composition_decider.decide(compose(OPERATOR), first))
+    assert state.version == 1
+    # Then the operator no more, nor another call's secretary, nor the chair.
+    for stranger in (OPERATOR, ANOTHER_CALLS_SECRETARY, Caller("chair", Office.SECRETARY)):
+        with pytest.raises(Forbidden, match="not the secretary of the commission of clusters"):
+            composition_decider.decide(compose(stranger, reason="Changed."), state)
+    # The secretary hands over to a new one, who alone composes from then on.
+    handed = compose(SEC, secretary="sec-3", reason="The secretary moved on.")
+    state = composition_decider.fold(composition_decider.decide(handed, state), state)
+    assert state.version == 2
+    with pytest.raises(Forbidden):
+        composition_decider.decide(compose(SEC, reason="Back."), state)
+    again = compose(Caller("sec-3", Office.SECRETARY), secretary="sec-3", reason="Same.")
+    assert composition_decider.decide(again, state) == []
+
+
+def test_an_appeals_panel_is_named_by_the_secretary_of_the_calls_commission_as_it_stands() -> None:
+    state = published()
+    appeal = appeal_decider.fold(appeal_decider.decide(lodge(state, NOW), appeal_decider.initial))
+    decision = lodge(state, NOW).decision
+    # The meeting's secretary has handed over since: the new one names the panel.
+    now_sitting = tuple(
+        replace(m, member_id="sec-3") if m.role is MemberRole.SECRETARY else m for m in MEMBERS
+    )
+    for stranger in (SEC, ANOTHER_CALLS_SECRETARY, CHAIR):
+        with pytest.raises(Forbidden, match="not the secretary of the commission of clusters"):
+            appeal_decider.decide(NamePanel(("m2",), decision, stranger, now_sitting), appeal)
+    named = NamePanel(("m2",), decision, Caller("sec-3", Office.SECRETARY), now_sitting)
+    assert [type(e).__name__ for e in appeal_decider.decide(named, appeal)] == ["AppealPanelNamed"]

@@ -27,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
 from konkurs_commission.app.commission import Commission, appeal_stream, meeting_stream
 from konkurs_commission.bootstrap import build
+from konkurs_commission.domain.acting import Caller, Office
 from konkurs_commission.domain.appeal import DecideAppeal, LodgeAppeal
 from konkurs_commission.domain.composition import ComposeCommission
 from konkurs_commission.domain.events import AppealGround, Member, MemberRole, Rules, VoteChoice
@@ -96,6 +98,12 @@ REJECTION = (
     "(illustrative)."
 )
 SECRETARY_ACTOR = Actor(subject=SECRETARY, role="commission_secretary")
+# The first composition is the operator's to record (the ministry's order constitutes it).
+OPERATOR_ACTOR = Actor(subject="operator-2017", role="operator")
+OPERATOR_CALLER = Caller(OPERATOR_ACTOR.subject, Office.OPERATOR)
+# The secretary and the chair as the meeting's rules see them.
+BY_SECRETARY = Caller(SECRETARY, Office.SECRETARY)
+BY_CHAIR = Caller(CHAIR, Office.MEMBER)
 
 
 class Moment:
@@ -133,7 +141,7 @@ def composition() -> ComposeCommission:
     )
     names = {CHAIR: "Председатель (вымышленный)", SECRETARY: "Секретарь (вымышленный)"}
     names |= {m: f"Член комиссии {n} (вымышленный)" for n, m in enumerate(VOTERS, start=1)}
-    return ComposeCommission(CALL_ID, members, names, "", Rules())
+    return ComposeCommission(CALL_ID, members, names, "", Rules(), OPERATOR_CALLER)
 
 
 async def wait_for_ranking(pool: asyncpg.Pool, commission: Commission) -> None:
@@ -202,8 +210,8 @@ async def _hold(conn: Connection, commission: Commission, clock: Moment) -> None
             else m
             for m in command.members
         )
-        command = ComposeCommission(CALL_ID, members, command.names, "", command.rules)
-        await commission.compose(conn, command, _meta())
+        command = replace(command, members=members)
+        await commission.compose(conn, command, _meta(OPERATOR_ACTOR))
     clock.at(SCHEDULED_AT)
     schedule = await commission.schedule_command(
         conn,
@@ -212,6 +220,7 @@ async def _hold(conn: Connection, commission: Commission, clock: Moment) -> None
         scheduled_for=MEETS_AT,
         venue="Astana, House of Ministries, room 1204",
         ranking_version=None,
+        by=BY_SECRETARY,
     )
     await commission.schedule(conn, schedule, _meta())
     stream = meeting_stream(MEETING_ID)
@@ -221,20 +230,20 @@ async def _hold(conn: Connection, commission: Commission, clock: Moment) -> None
         return outcome.state
 
     present = (CHAIR, SECRETARY, *(v for v in VOTERS if v != ABSENT))
-    state = await act(OpenMeeting(present, clock.at(MEETS_AT)))
+    state = await act(OpenMeeting(present, clock.at(MEETS_AT), BY_SECRETARY))
     candidates = schedule.candidates
     for place, candidate in enumerate(candidates, start=1):
         if len(state.carried) >= schedule.quota:
             break
         application_id = candidate.application_id
-        await act(OpenVote(application_id), _member(CHAIR))
+        await act(OpenVote(application_id, BY_CHAIR), _member(CHAIR))
         for voter in (CHAIR, *VOTERS):
             if voter not in state.present or (voter, application_id) in state.recusals:
                 continue
             against = place == 6 and voter in AGAINST_SIXTH
             choice = VoteChoice.AGAINST if against else VoteChoice.FOR
             await act(CastVote(voter, application_id, choice), _member(voter))
-        state = await act(CloseVote(application_id), _member(CHAIR))
+        state = await act(CloseVote(application_id, BY_CHAIR), _member(CHAIR))
     carried = set(state.carried)
     seventh = candidates[6].application_id
     await act(AttachDissentingOpinion(DISSENTER, seventh, DISSENT), _member(DISSENTER))
@@ -244,11 +253,11 @@ async def _hold(conn: Connection, commission: Commission, clock: Moment) -> None
         if c.application_id in carried and rationale_required(candidates, carried, c)
     }
     reserve = tuple(c.application_id for c in candidates if c.application_id not in carried)[:2]
-    state = await act(TakeDecision(rationales, reserve, clock()))
+    state = await act(TakeDecision(rationales, reserve, clock(), BY_SECRETARY))
     digest = state.minutes_sha256()
-    await act(ApproveMinutes(CHAIR, digest), _member(CHAIR))
-    await act(ApproveMinutes(SECRETARY, digest))
-    state = await act(PublishDecision(clock.at(PUBLISHED_AT)))
+    await act(ApproveMinutes(BY_CHAIR, digest), _member(CHAIR))
+    await act(ApproveMinutes(BY_SECRETARY, digest))
+    state = await act(PublishDecision(clock.at(PUBLISHED_AT), BY_SECRETARY))
     sixth = candidates[5]
     decision = await commission.published_decision(conn, MEETING_ID)
     applicant = Actor(

@@ -1,7 +1,10 @@
-"""Who may call the commission's routes (issue 9): the secretary runs the procedure, members
-act for themselves (the chair opens and closes votes and approves the minutes too, which the
-service checks against the meeting), auditors and admins follow; a published decision is
-public to every role; applicants lodge and read their own appeals."""
+"""Who may call the commission's routes (issue 9): the programme's operator (or an admin)
+records a call's first composition, the secretary runs the procedure, members act for
+themselves (the chair opens and closes votes and approves the minutes too), auditors and
+admins follow; a published decision is public to every role; applicants lodge and read their
+own appeals. The role only lets a caller reach a route: the service checks the office (the
+secretary or the chair of the meeting's composition, or of the call's current one) against
+the token's subject, tested in test_commission_offices.py."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ _FOLLOWERS = frozenset(
 MATRIX = {
     ("commission", "GET /healthz"): "public",
     ("commission", "GET /readyz"): "public",
-    ("commission", "PUT /v1/calls/{call_id}/commission"): _SECRETARY,
+    ("commission", "PUT /v1/calls/{call_id}/commission"): _SECRETARY | {Role.OPERATOR, Role.ADMIN},
     ("commission", "GET /v1/calls/{call_id}/commission"): _FOLLOWERS | {Role.OPERATOR},
     ("commission", "POST /v1/meetings"): _SECRETARY,
     ("commission", "GET /v1/meetings/{meeting_id}"): _FOLLOWERS,

@@ -1,6 +1,7 @@
 """HTTP: appeals. An applicant appeals the published decision on its own application (its
 token's `org` claim is the application's coordinator BIN), within the appeal window; the
-chair, or the panel the secretary names, decides."""
+chair of the meeting appealed, or the panel the secretary of the call's commission names,
+decides."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from konkurs_commission.api.deps import commission
+from konkurs_commission.api.deps import caller, commission, refusals
 from konkurs_commission.app.minutes import CommissionState
 from konkurs_commission.domain.appeal import Appeal, LodgeAppeal
 from konkurs_commission.domain.events import AppealGround
@@ -145,14 +146,20 @@ async def get_appeal(
 async def name_panel(
     appeal_id: Identifier,
     body: PanelBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(Role.COMMISSION_SECRETARY))],
     service: Annotated[CommissionState, Depends(commission)],
 ) -> JSONResponse:
-    """The members of the meeting who decide the appeal instead of the chair."""
+    """The members of the meeting who decide the appeal instead of the chair, named by the
+    secretary of the call's commission as it stands (the token's subject)."""
     async with service.pool.acquire() as conn, conn.transaction():
-        with refusals_as_problems():
+        with refusals(request, principal):
             outcome = await service.commission.name_panel(
-                conn, appeal_id, tuple(body.member_ids), command_metadata(principal)
+                conn,
+                appeal_id,
+                tuple(body.member_ids),
+                caller(principal),
+                command_metadata(principal),
             )
     return _answer(outcome)
 
@@ -161,13 +168,14 @@ async def name_panel(
 async def decide_appeal(
     appeal_id: Identifier,
     body: AppealDecisionBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(Role.COMMISSION_MEMBER))],
     service: Annotated[CommissionState, Depends(commission)],
 ) -> JSONResponse:
     """Reject with reasons, or uphold: scoring is asked to evaluate the application again,
     and a new ranking puts it on the agenda of a new meeting."""
     async with service.pool.acquire() as conn, conn.transaction():
-        with refusals_as_problems():
+        with refusals(request, principal):
             outcome = await service.commission.decide_appeal(
                 conn,
                 appeal_id,

@@ -2,7 +2,10 @@
 
 Members sign in with the role `commission_member` (the chair too) and the secretary with
 `commission_secretary`, their member id as the token's subject: a member acts only for
-themselves (votes, recusals, opinions, approvals), whatever the body says.
+themselves (votes, recusals, opinions, approvals), whatever the body says. The role lets a
+caller reach a route; the office is checked by the deciders against the composition the act
+belongs to (`domain/acting.py`), so another call's secretary, or a member who is not the
+chair, is refused with a 403 that says so.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from konkurs_commission.api.deps import commission, require_chair_or_secretary
+from konkurs_commission.api.deps import caller, commission, refusals
 from konkurs_commission.app.minutes import CommissionState
 from konkurs_commission.domain.composition import ComposeCommission
 from konkurs_commission.domain.events import (
@@ -284,13 +287,15 @@ def _answer(outcome: Outcome[Meeting], meeting_id: str, status: int = 200) -> JS
 async def compose_commission(
     call_id: Identifier,
     body: CompositionBody,
-    principal: Annotated[Principal, Depends(require(SECRETARY))],
+    request: Request,
+    principal: Annotated[Principal, Depends(require(SECRETARY, Role.OPERATOR, Role.ADMIN))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """The commission of the call from now on, whole: its members (one chair, one
-    secretary), their affiliations and the call's rules. Meetings already scheduled keep
-    the composition they were scheduled with."""
+    secretary), their affiliations and the call's rules. The programme's operator records
+    the first composition; later ones are its secretary's (the token's subject). Meetings
+    already scheduled keep the composition they were scheduled with."""
     expected = parse_if_match(if_match)
     command = ComposeCommission(
         call_id=call_id,
@@ -301,9 +306,10 @@ async def compose_commission(
         names={m.member_id: m.name for m in body.members},
         reason=body.reason,
         rules=body.rules.domain(),
+        by=caller(principal),
     )
     async with service.pool.acquire() as conn, conn.transaction():
-        with refusals_as_problems(expected):
+        with refusals(request, principal, expected):
             await service.commission.compose(conn, command, command_metadata(principal), expected)
     # Answered as read back after the commit, with the names opened.
     return await _composition(service, call_id)
@@ -368,11 +374,12 @@ async def schedule_meeting(
 ) -> Response:
     """Schedule a meeting to decide on a ranking of the call (its latest unless named): the
     agenda is the ranking's entries, referenced by its event id and content hash, with the
-    call's quota and the commission as it stands. Send `Idempotency-Key` for a safe retry."""
+    call's quota and the commission as it stands, whose secretary alone schedules. Send
+    `Idempotency-Key` for a safe retry."""
     meeting_id = body.meeting_id or str(uuid.uuid4())
 
     async def run(conn: Connection) -> Response:
-        with refusals_as_problems():
+        with refusals(request, principal):
             command = await service.commission.schedule_command(
                 conn,
                 meeting_id=meeting_id,
@@ -380,6 +387,7 @@ async def schedule_meeting(
                 scheduled_for=body.scheduled_for,
                 venue=body.venue,
                 ranking_version=body.ranking_version,
+                by=caller(principal),
             )
             outcome = await service.commission.schedule(conn, command, command_metadata(principal))
         return _answer(outcome, meeting_id, 201)
@@ -432,6 +440,7 @@ async def get_decision(
 
 
 async def _act(
+    request: Request,
     service: CommissionState,
     meeting_id: str,
     command: MeetingCommand,
@@ -439,34 +448,26 @@ async def _act(
     if_match: str | None,
 ) -> JSONResponse:
     expected = parse_if_match(if_match)
-    with refusals_as_problems(expected):
+    with refusals(request, principal, expected):
         outcome = await service.commission.act(
             meeting_id, command, command_metadata(principal), expected
         )
     return _answer(outcome, meeting_id)
 
 
-async def _chair_or_secretary(
-    request: Request, principal: Principal, service: CommissionState, meeting_id: str
-) -> None:
-    async with service.pool.acquire() as conn:
-        with refusals_as_problems():
-            meeting, _ = await service.commission.meeting(conn, meeting_id)
-    require_chair_or_secretary(request, principal, meeting)
-
-
 @router.post("/v1/meetings/{meeting_id}/opening", responses=_WRITE, summary="Open a meeting")
 async def open_meeting(
     meeting_id: Identifier,
     body: OpeningBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(SECRETARY))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Record attendance and the quorum; members affiliated with a candidate's participants
     are recused for it automatically."""
-    command = OpenMeeting(tuple(body.present_member_ids), service.clock())
-    return await _act(service, meeting_id, command, principal, if_match)
+    command = OpenMeeting(tuple(body.present_member_ids), service.clock(), caller(principal))
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post(
@@ -475,13 +476,14 @@ async def open_meeting(
 async def change_attendance(
     meeting_id: Identifier,
     body: AttendanceBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(SECRETARY))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """A member arrived after the opening or left; the quorum is recounted."""
-    command = ChangeAttendance(body.member_id, body.present)
-    return await _act(service, meeting_id, command, principal, if_match)
+    command = ChangeAttendance(body.member_id, body.present, caller(principal))
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post(
@@ -490,13 +492,14 @@ async def change_attendance(
 async def declare_recusal(
     meeting_id: Identifier,
     body: RecusalBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(MEMBER))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """The member (the token's subject) takes no part in deciding on the candidate."""
     command = DeclareRecusal(principal.subject, body.application_id, body.reason)
-    return await _act(service, meeting_id, command, principal, if_match)
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post(
@@ -514,8 +517,8 @@ async def open_vote(
 ) -> JSONResponse:
     """The chair or the secretary opens the vote; one vote is open at a time, and none once
     as many candidates carried as the quota allows."""
-    await _chair_or_secretary(request, principal, service, meeting_id)
-    return await _act(service, meeting_id, OpenVote(application_id), principal, if_match)
+    command = OpenVote(application_id, caller(principal))
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.put(
@@ -527,6 +530,7 @@ async def cast_vote(
     meeting_id: Identifier,
     application_id: Identifier,
     body: VoteBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(MEMBER))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
@@ -534,7 +538,7 @@ async def cast_vote(
     """The member's vote (the token's subject); a second vote before the close replaces the
     first, and both are recorded."""
     command = CastVote(principal.subject, application_id, VoteChoice(body.choice))
-    return await _act(service, meeting_id, command, principal, if_match)
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post(
@@ -551,8 +555,8 @@ async def close_vote(
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Count the votes under the call's decision rule (the chair's casting vote on a tie)."""
-    await _chair_or_secretary(request, principal, service, meeting_id)
-    return await _act(service, meeting_id, CloseVote(application_id), principal, if_match)
+    command = CloseVote(application_id, caller(principal))
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post(
@@ -563,27 +567,31 @@ async def close_vote(
 async def attach_dissenting_opinion(
     meeting_id: Identifier,
     body: OpinionBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(MEMBER))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """The member's opinion, printed in the minutes; until the minutes are approved."""
     command = AttachDissentingOpinion(principal.subject, body.application_id, body.text)
-    return await _act(service, meeting_id, command, principal, if_match)
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post("/v1/meetings/{meeting_id}/decision", responses=_WRITE, summary="Take the decision")
 async def take_decision(
     meeting_id: Identifier,
     body: DecisionBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(SECRETARY))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Record the decision from the votes: the carried candidates are selected (never more
     than the quota); a selection that departs from the ranking needs its rationale."""
-    command = TakeDecision(body.rationales, tuple(body.reserve_application_ids), service.clock())
-    return await _act(service, meeting_id, command, principal, if_match)
+    command = TakeDecision(
+        body.rationales, tuple(body.reserve_application_ids), service.clock(), caller(principal)
+    )
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post("/v1/meetings/{meeting_id}/approvals", responses=_WRITE, summary="Approve the minutes")
@@ -597,9 +605,8 @@ async def approve_minutes(
 ) -> JSONResponse:
     """The chair or the secretary (the token's subject) approves the minutes whose hash they
     read (`minutes_sha256` of the meeting); other minutes are refused."""
-    await _chair_or_secretary(request, principal, service, meeting_id)
-    command = ApproveMinutes(principal.subject, body.minutes_sha256)
-    return await _act(service, meeting_id, command, principal, if_match)
+    command = ApproveMinutes(caller(principal), body.minutes_sha256)
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post(
@@ -607,13 +614,15 @@ async def approve_minutes(
 )
 async def publish_decision(
     meeting_id: Identifier,
+    request: Request,
     principal: Annotated[Principal, Depends(require(SECRETARY))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Publish the decision (approved minutes only): the winners are selected, the others
     declined with their reasons, and the appeal window opens."""
-    return await _act(service, meeting_id, PublishDecision(service.clock()), principal, if_match)
+    command = PublishDecision(service.clock(), caller(principal))
+    return await _act(request, service, meeting_id, command, principal, if_match)
 
 
 @router.post(
@@ -624,11 +633,14 @@ async def publish_decision(
 async def replace_winner(
     meeting_id: Identifier,
     body: ReplacementBody,
+    request: Request,
     principal: Annotated[Principal, Depends(require(SECRETARY))],
     service: Annotated[CommissionState, Depends(commission)],
     if_match: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """A published winner withdrew or was disqualified: the next on the reserve list takes
     the place (ClusterSelected, from the reserve)."""
-    command = ReplaceWinner(body.application_id, body.cause, body.reason, service.clock())
-    return await _act(service, meeting_id, command, principal, if_match)
+    command = ReplaceWinner(
+        body.application_id, body.cause, body.reason, service.clock(), caller(principal)
+    )
+    return await _act(request, service, meeting_id, command, principal, if_match)

@@ -19,6 +19,7 @@ from konkurs_commission.adapters.known import Book, KnownRanking, Reconsideratio
 from konkurs_commission.domain import appeal as appeal_domain
 from konkurs_commission.domain import composition as composition_domain
 from konkurs_commission.domain import meeting as meeting_domain
+from konkurs_commission.domain.acting import Caller
 from konkurs_commission.domain.appeal import Appeal, AppealCommand, PublishedDecision
 from konkurs_commission.domain.composition import ComposeCommission, Composition, NameMember
 from konkurs_commission.domain.events import (
@@ -145,9 +146,12 @@ class Commission:
         scheduled_for: datetime,
         venue: str,
         ranking_version: int | None,
+        by: Caller | None,
         reconsidered: tuple[str, ...] = (),
     ) -> ScheduleMeeting:
-        """The scheduling of a meeting on a ranking, from what the commission knows."""
+        """The scheduling of a meeting on a ranking, from what the commission knows, by the
+        secretary of the call's commission as it stands (`by`; None: by the commission's
+        own reaction to a ranking)."""
         call = await self.book.call(conn, call_id)
         if call is None:
             raise NotFound("call_not_known", f"The commission knows no call {call_id} yet.")
@@ -182,6 +186,7 @@ class Commission:
             reconsidered=reconsidered,
             time_zone=call.time_zone,
             rules=composition.rules,
+            by=by,
         )
 
     async def _candidates(self, conn: Connection, ranking: KnownRanking) -> tuple[Candidate, ...]:
@@ -300,12 +305,20 @@ class Commission:
         return loaded.state, loaded.version
 
     async def name_panel(
-        self, conn: Connection, appeal_id: str, member_ids: tuple[str, ...], meta: Metadata
+        self,
+        conn: Connection,
+        appeal_id: str,
+        member_ids: tuple[str, ...],
+        by: Caller,
+        meta: Metadata,
     ) -> Outcome[Appeal]:
+        """The panel that decides the appeal, named by the secretary of the call's commission
+        as it stands (in the caller's transaction)."""
         state, _ = await self.appeal(conn, appeal_id)
         assert state.lodged is not None
         decision = await self.published_decision(conn, state.lodged.meeting_id)
-        command = appeal_domain.NamePanel(member_ids, decision)
+        composition, _ = await self.composition(conn, state.lodged.call_id)
+        command = appeal_domain.NamePanel(member_ids, decision, by, composition.members)
         return await self.appeals.execute(appeal_stream(appeal_id), command, meta, conn=conn)
 
     async def decide_appeal(

@@ -81,6 +81,7 @@ class Reactions:
                 scheduled_for=ranking.published_at + RECONSIDERATION_NOTICE,
                 venue=RECONSIDERATION_VENUE,
                 ranking_version=ranking.version,
+                by=None,
                 reconsidered=tuple(dict.fromkeys(w.application_id for w in waiting)),
             )
         except Conflict as refusal:

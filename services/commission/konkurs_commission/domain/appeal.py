@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from konkurs_commission.domain.acting import Caller, require_secretary
 from konkurs_commission.domain.events import (
     AppealEvent,
     AppealGround,
@@ -15,6 +16,7 @@ from konkurs_commission.domain.events import (
     AppealPanelNamed,
     AppealRejected,
     AppealUpheld,
+    Member,
     MemberRole,
     ReevaluationRequested,
 )
@@ -50,6 +52,10 @@ class LodgeAppeal:
 class NamePanel:
     member_ids: tuple[str, ...]
     decision: PublishedDecision
+    # The secretary of the call's commission as it stands now (`commission`), who names
+    # the panel for the commission: the meeting's may have left it since.
+    by: Caller
+    commission: tuple[Member, ...]
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ def _lodge(c: LodgeAppeal, state: Appeal) -> list[AppealEvent]:
 def _panel(c: NamePanel, state: Appeal) -> list[AppealEvent]:
     if state.lodged is None:
         raise Conflict("appeal_not_found", "No such appeal.")
+    require_secretary(c.by, c.commission, f"the commission of {state.lodged.call_id}")
     if state.decided:
         raise Conflict("appeal_decided", "The appeal is decided.")
     members = dict(c.decision.members)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from konkurs_commission.domain.acting import Caller, Office, require_secretary
 from konkurs_commission.domain.events import (
     CommissionComposed,
     Member,
@@ -14,7 +15,7 @@ from konkurs_commission.domain.events import (
     MemberRole,
     Rules,
 )
-from konkurs_platform.domain import Decider, DomainError, FieldIssue
+from konkurs_platform.domain import Decider, DomainError, FieldIssue, Forbidden
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ComposeCommission:
     names: Mapping[str, str]
     reason: str
     rules: Rules
+    by: Caller
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,28 @@ def _issues(c: ComposeCommission, first: bool) -> list[FieldIssue]:
     return issues
 
 
+def _require_composer(by: Caller, state: Composition, call_id: str) -> None:
+    # The first composition has no secretary yet, and no commission secretary may name
+    # themself the secretary of a call: any call's secretary could seize a new call's
+    # commission that way, and only they could change it after. The commission is
+    # constituted by the ministry's order, which the programme's operator (who announced the
+    # call on the ministry's behalf) records; from then on the composition is its own
+    # secretary's to keep, and the operator no longer changes it.
+    if state.version == 0:
+        if by.office is not Office.OPERATOR:
+            raise Forbidden(
+                "not_the_operator",
+                f"No commission is composed for {call_id} yet: the programme's operator "
+                "records the first composition.",
+            )
+        return
+    require_secretary(by, state.members, f"the commission of {call_id}")
+
+
 def decide(command: ComposeCommission, state: Composition) -> Sequence[CommissionComposed]:
-    """A new version of the composition, unless it is the one in force already."""
+    """A new version of the composition, unless it is the one in force already: the first
+    recorded by the programme's operator, later ones by the current composition's secretary."""
+    _require_composer(command.by, state, command.call_id)
     issues = _issues(command, state.version == 0)
     if issues:
         raise DomainError("invalid_composition", "The commission cannot be composed so.", issues)

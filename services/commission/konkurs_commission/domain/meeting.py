@@ -16,6 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from konkurs_commission.domain.acting import (
+    Caller,
+    require_chair_or_secretary,
+    require_secretary,
+)
 from konkurs_commission.domain.events import (
     AppealWindowClosed,
     ApplicationDeclined,
@@ -48,6 +53,8 @@ from konkurs_platform.domain import Conflict, Decider, DomainError, FieldIssue, 
 # What an automatic recusal says (the matching BINs are in their own field, so that the
 # reason can be shown to other applicants while the BINs are not).
 AUTOMATIC_REASON = "an affiliation of the member takes part in the candidate"
+# How a refusal names the commission whose secretary or chair may act on a meeting.
+THIS_COMMISSION = "this meeting's commission"
 
 
 # Commands ------------------------------------------------------------------------------------
@@ -69,18 +76,23 @@ class ScheduleMeeting:
     reconsidered: tuple[str, ...]
     time_zone: str
     rules: Rules
+    # The secretary of the call's composition as it stands (`members`); None when the
+    # commission schedules a meeting itself (a new ranking for upheld appeals).
+    by: Caller | None
 
 
 @dataclass(frozen=True)
 class OpenMeeting:
     present_member_ids: tuple[str, ...]
     now: datetime
+    by: Caller
 
 
 @dataclass(frozen=True)
 class ChangeAttendance:
     member_id: str
     present: bool
+    by: Caller
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,7 @@ class DeclareRecusal:
 @dataclass(frozen=True)
 class OpenVote:
     application_id: str
+    by: Caller
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ class CastVote:
 @dataclass(frozen=True)
 class CloseVote:
     application_id: str
+    by: Caller
 
 
 @dataclass(frozen=True)
@@ -120,18 +134,21 @@ class TakeDecision:
     rationales: Mapping[str, str]
     reserve_application_ids: tuple[str, ...]
     now: datetime
+    by: Caller
 
 
 @dataclass(frozen=True)
 class ApproveMinutes:
-    member_id: str
-    # The hash of the minutes the member read: approving other minutes is refused.
+    # The chair or the secretary, who approves in their own name.
+    by: Caller
+    # The hash of the minutes they read: approving other minutes is refused.
     minutes_sha256: str
 
 
 @dataclass(frozen=True)
 class PublishDecision:
     now: datetime
+    by: Caller
 
 
 @dataclass(frozen=True)
@@ -143,6 +160,7 @@ class ReplaceWinner:
     cause: str
     reason: str
     now: datetime
+    by: Caller
 
 
 @dataclass(frozen=True)
@@ -274,6 +292,8 @@ def _voter(state: Meeting, member_id: str, application_id: str) -> Member:
 
 
 def _schedule(c: ScheduleMeeting, state: Meeting) -> list[MeetingEvent]:
+    if c.by is not None:
+        require_secretary(c.by, c.members, f"the commission of {c.call_id}")
     if state.scheduled is not None:
         raise Conflict("meeting_exists", f"Meeting {c.meeting_id} is scheduled already.")
     issues = []
@@ -309,6 +329,7 @@ def _schedule(c: ScheduleMeeting, state: Meeting) -> list[MeetingEvent]:
 
 def _open(c: OpenMeeting, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
+    require_secretary(c.by, scheduled.members, THIS_COMMISSION)
     if state.opened is not None:
         raise Conflict("meeting_open", "The meeting is open already.")
     ids = {m.member_id for m in scheduled.members}
@@ -345,6 +366,7 @@ def _open(c: OpenMeeting, state: Meeting) -> list[MeetingEvent]:
 
 def _attendance(c: ChangeAttendance, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
+    require_secretary(c.by, scheduled.members, THIS_COMMISSION)
     if state.opened is None:
         raise Conflict("meeting_not_open", "Attendance changes after the opening.")
     _require_undecided(state)
@@ -379,6 +401,7 @@ def _recuse(c: DeclareRecusal, state: Meeting) -> list[MeetingEvent]:
 
 def _open_vote(c: OpenVote, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
+    require_chair_or_secretary(c.by, scheduled.members, THIS_COMMISSION)
     _require_quorum(state)
     _require_undecided(state)
     if state.candidate(c.application_id) is None:
@@ -451,6 +474,7 @@ def tally(state: Meeting, application_id: str) -> tuple[Tally, bool]:
 
 def _close_vote(c: CloseVote, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
+    require_chair_or_secretary(c.by, scheduled.members, THIS_COMMISSION)
     _require_quorum(state)
     if state.open_vote != c.application_id:
         if c.application_id in state.closed:
@@ -489,6 +513,7 @@ def rationale_required(candidates: Sequence[Candidate], selected: set[str], c: C
 
 def _decide_meeting(c: TakeDecision, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
+    require_secretary(c.by, scheduled.members, THIS_COMMISSION)
     _require_quorum(state)
     _require_undecided(state)
     if state.open_vote is not None:
@@ -560,11 +585,9 @@ def _decide_meeting(c: TakeDecision, state: Meeting) -> list[MeetingEvent]:
 
 def _approve(c: ApproveMinutes, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
+    role = require_chair_or_secretary(c.by, scheduled.members, THIS_COMMISSION)
     if state.decision is None:
         raise Conflict("no_decision", "The minutes are approved after the decision.")
-    member = state.member(c.member_id)
-    if member is None or member.role not in (MemberRole.CHAIR, MemberRole.SECRETARY):
-        raise Forbidden("not_chair_or_secretary", "The chair and the secretary approve.")
     current = state.minutes_sha256()
     if c.minutes_sha256 != current:
         raise Conflict(
@@ -572,13 +595,14 @@ def _approve(c: ApproveMinutes, state: Meeting) -> list[MeetingEvent]:
             f"The minutes approved ({c.minutes_sha256}) are not the minutes as they stand "
             f"({current}).",
         )
-    if c.member_id in state.approvals:
+    if c.by.subject in state.approvals:
         return []
-    return [MinutesApproved(scheduled.meeting_id, c.member_id, member.role, current)]
+    return [MinutesApproved(scheduled.meeting_id, c.by.subject, role, current)]
 
 
 def _publish(c: PublishDecision, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
+    require_secretary(c.by, scheduled.members, THIS_COMMISSION)
     decision = state.decision
     if decision is None:
         raise Conflict("no_decision", "There is no decision to publish.")
@@ -640,6 +664,7 @@ CAUSES = ("withdrawn", "disqualified")
 
 def _replace_winner(c: ReplaceWinner, state: Meeting) -> list[MeetingEvent]:
     scheduled = _scheduled(state)
+    require_secretary(c.by, scheduled.members, THIS_COMMISSION)
     published = state.published
     if published is None:
         raise Conflict("not_published", "A winner is replaced after the decision is published.")
