@@ -119,7 +119,6 @@ def schedule(quota: int = 2, rules: Rules | None = None) -> ScheduleMeeting:
         reconsidered=(),
         time_zone="Asia/Almaty",
         rules=rules or Rules(),
-        by=SEC,
     )
 
 
@@ -576,16 +575,6 @@ def test_only_the_chair_or_the_secretary_opens_and_closes_votes_and_approves_the
     assert [(e.member_id, e.role) for e in events if isinstance(e, MinutesApproved)] == [
         ("chair", MemberRole.CHAIR)
     ]
-
-
-def test_a_meeting_is_scheduled_by_the_secretary_of_the_call_commission_or_by_its_reaction() -> (
-    None
-):
-    with pytest.raises(Forbidden) as refused:
-        meeting_decider.decide(replace(schedule(), by=ANOTHER_CALLS_SECRETARY), Meeting())
-    assert refused.value.detail == "sec-2 is not the secretary of the commission of clusters-2017."
-    # A new ranking for upheld appeals: the commission schedules the meeting itself.
-    assert meeting_decider.decide(replace(schedule(), by=None), Meeting())
 
 
 OPERATOR = Caller("operator-1", Office.OPERATOR)

@@ -19,7 +19,7 @@ from konkurs_commission.adapters.known import Book, KnownRanking, Reconsideratio
 from konkurs_commission.domain import appeal as appeal_domain
 from konkurs_commission.domain import composition as composition_domain
 from konkurs_commission.domain import meeting as meeting_domain
-from konkurs_commission.domain.acting import Caller
+from konkurs_commission.domain.acting import Caller, require_secretary
 from konkurs_commission.domain.appeal import Appeal, AppealCommand, PublishedDecision
 from konkurs_commission.domain.composition import ComposeCommission, Composition, NameMember
 from konkurs_commission.domain.events import (
@@ -155,15 +155,20 @@ class Commission:
         call = await self.book.call(conn, call_id)
         if call is None:
             raise NotFound("call_not_known", f"The commission knows no call {call_id} yet.")
+        composition, version = await self.composition(conn, call_id)
+        if version == 0:
+            raise Conflict("no_commission", f"No commission is composed for {call_id}.")
+        # Checked here, where the command is made from the composition (another aggregate
+        # than the meeting's), and before the ranking and the quota: whoever is not the
+        # secretary learns no more than that.
+        if by is not None:
+            require_secretary(by, composition.members, f"the commission of {call_id}")
         ranking = await self.book.ranking(conn, call_id, ranking_version)
         if ranking is None:
             which = "any" if ranking_version is None else f"version {ranking_version} of the"
             raise Conflict(
                 "ranking_not_known", f"The commission knows {which} ranking of {call_id} not yet."
             )
-        composition, version = await self.composition(conn, call_id)
-        if version == 0:
-            raise Conflict("no_commission", f"No commission is composed for {call_id}.")
         candidates = await self._candidates(conn, ranking)
         quota = call.quota - await self.selected_so_far(conn, call_id)
         if quota < 1:
@@ -186,7 +191,6 @@ class Commission:
             reconsidered=reconsidered,
             time_zone=call.time_zone,
             rules=composition.rules,
-            by=by,
         )
 
     async def _candidates(self, conn: Connection, ranking: KnownRanking) -> tuple[Candidate, ...]:

@@ -4,7 +4,9 @@ A role in a token says only what kind of person signs in (any call's secretary h
 `commission_secretary`); the office is held in one composition. So every act of the secretary
 or the chair names its caller, and the decider checks the caller against the members of the
 composition the act belongs to: the meeting's (the composition it was scheduled with) for a
-meeting, the call's current one for a new composition, a meeting or an appeal's panel.
+meeting, the call's current one for a new composition or an appeal's panel. Scheduling a
+meeting is checked by the handler that makes the command from the current composition
+(`app/commission.py`), with `require_secretary` too.
 """
 
 from __future__ import annotations

@@ -76,9 +76,6 @@ class ScheduleMeeting:
     reconsidered: tuple[str, ...]
     time_zone: str
     rules: Rules
-    # The secretary of the call's composition as it stands (`members`); None when the
-    # commission schedules a meeting itself (a new ranking for upheld appeals).
-    by: Caller | None
 
 
 @dataclass(frozen=True)
@@ -292,8 +289,6 @@ def _voter(state: Meeting, member_id: str, application_id: str) -> Member:
 
 
 def _schedule(c: ScheduleMeeting, state: Meeting) -> list[MeetingEvent]:
-    if c.by is not None:
-        require_secretary(c.by, c.members, f"the commission of {c.call_id}")
     if state.scheduled is not None:
         raise Conflict("meeting_exists", f"Meeting {c.meeting_id} is scheduled already.")
     issues = []
