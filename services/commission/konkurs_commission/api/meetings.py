@@ -3,9 +3,10 @@
 Members sign in with the role `commission_member` (the chair too) and the secretary with
 `commission_secretary`, their member id as the token's subject: a member acts only for
 themselves (votes, recusals, opinions, approvals), whatever the body says. The role lets a
-caller reach a route; the office is checked by the deciders against the composition the act
-belongs to (`domain/acting.py`), so another call's secretary, or a member who is not the
-chair, is refused with a 403 that says so.
+caller reach a route; the office is checked against the composition the act belongs to
+(`domain/acting.py`: by the deciders, and for scheduling by the handler that makes the
+command), so another call's secretary, or a member who is not the chair, is refused with a
+403 that says so.
 """
 
 from __future__ import annotations
