@@ -771,11 +771,422 @@ def reevaluation_requested() -> commission_pb2.ReevaluationRequested:
     )
 
 
+# The commission's events: the 2017 call's commission and its decision. The furniture cluster
+# above comes first and is selected; the Almaty cluster, second but failing a threshold, is
+# declined and appeals; the seventh-placed is selected with a rationale and later withdraws;
+# the eighth takes its place from the reserve list. Members are invented and marked so.
+COORDINATOR_BIN = "120540099118"
+CLUSTER_NAME = "Шығыс Қазақстан жиһаз кластері"
+SECOND_APPLICATION_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+SECOND_COORDINATOR_BIN = "140640018824"
+SEVENTH_APPLICATION_ID = "e7d7f01d-c6f6-431c-ad2a-89c9a1d38b6d"
+SEVENTH_COORDINATOR_BIN = "100440027717"
+RESERVE_APPLICATION_ID = "0dc9298e-c0c0-4029-938b-4b4f9be551c6"
+RESERVE_CLUSTER_NAME = "Павлодарский кластер металлообработки"
+RESERVE_COORDINATOR_BIN = "050840012348"
+MEETING_ID = "kz-clusters-2017-meeting-1"
+APPEAL_ID = "appeal-2017-04"
+CHAIR, SECRETARY = "member-2017-chair", "member-2017-secretary"
+MINUTES_SHA256 = "f7899caeb85457cf73b9bb756c92df909ca9d0e536f490b31cdc93216a78da1b"
+
+
+def commission_rules() -> commission_pb2.Rules:
+    """The defaults: quorum two thirds, simple majority, the chair's casting vote, 30 days."""
+    return commission_pb2.Rules(
+        quorum_numerator=2,
+        quorum_denominator=3,
+        decision_rule=commission_pb2.DECISION_RULE_SIMPLE_MAJORITY,
+        casting_vote=True,
+        appeal_window_days=30,
+    )
+
+
+def commission_members() -> list[commission_pb2.Member]:
+    """The nine members as the minutes list them. The service leaves Member.name empty (a
+    name travels sealed in MemberNamed); the chair's is set so that its number is covered."""
+    chair = commission_pb2.Member(
+        member_id=CHAIR,
+        name="Председатель комиссии (вымышленный)",
+        role=commission_pb2.MEMBER_ROLE_CHAIR,
+        position="Vice Minister for Investment and Development",
+    )
+    secretary = commission_pb2.Member(
+        member_id=SECRETARY,
+        role=commission_pb2.MEMBER_ROLE_SECRETARY,
+        position="Director, Department of Industrial Policy",
+    )
+    members = [
+        commission_pb2.Member(
+            member_id=f"member-2017-{seat:02d}",
+            role=commission_pb2.MEMBER_ROLE_MEMBER,
+            position=f"Member of the commission, seat {seat}",
+        )
+        for seat in range(1, 8)
+    ]
+    # The seventh-placed cluster's coordinator is this member's organisation.
+    members[2].affiliation_bins.append(SEVENTH_COORDINATOR_BIN)
+    return [chair, secretary, *members]
+
+
+def commission_composed() -> commission_pb2.CommissionComposed:
+    return commission_pb2.CommissionComposed(
+        call_id=SCORING_CALL_ID,
+        composition_version=1,
+        members=commission_members(),
+        rules=commission_rules(),
+    )
+
+
+def commission_recomposed() -> commission_pb2.CommissionComposed:
+    """Version 2: a member replaced before the meeting."""
+    event = commission_composed()
+    event.composition_version = 2
+    event.members[8].member_id = "member-2017-08"
+    event.reason = "Приказ министра от 10 августа 2017 года: член комиссии заменён в связи с "
+    event.reason += "переходом на другую работу."
+    return event
+
+
+def member_named() -> commission_pb2.MemberNamed:
+    return commission_pb2.MemberNamed(
+        call_id=SCORING_CALL_ID,
+        member_id="member-2017-03",
+        name="Член комиссии 3 (вымышленный)",
+    )
+
+
+def candidates() -> list[commission_pb2.Candidate]:
+    return [
+        commission_pb2.Candidate(
+            application_id=APPLICATION_ID,
+            registration_number="KZ-63-2017-0003",
+            rank=1,
+            fundable=True,
+            overall="1379/20",
+            cluster_name=CLUSTER_NAME,
+            region_code="KZ-63",
+            participant_bins=[COORDINATOR_BIN, "960240053175", "110940028718"],
+            coordinator_bin=COORDINATOR_BIN,
+        ),
+        commission_pb2.Candidate(
+            application_id=SECOND_APPLICATION_ID,
+            registration_number="KZ-75-2017-0001",
+            rank=2,
+            failed_thresholds=["cooperation"],
+            overall="1179/20",
+            cluster_name="Алматинский ИТ-кластер",
+            region_code="KZ-75",
+            participant_bins=[SECOND_COORDINATOR_BIN],
+            coordinator_bin=SECOND_COORDINATOR_BIN,
+        ),
+        commission_pb2.Candidate(
+            application_id=SEVENTH_APPLICATION_ID,
+            registration_number="KZ-27-2017-0001",
+            rank=7,
+            fundable=True,
+            overall="661/10",
+            cluster_name="Батыс Қазақстан агроөнеркәсіптік кластері",
+            region_code="KZ-27",
+            participant_bins=[SEVENTH_COORDINATOR_BIN],
+            coordinator_bin=SEVENTH_COORDINATOR_BIN,
+        ),
+        commission_pb2.Candidate(
+            application_id=RESERVE_APPLICATION_ID,
+            registration_number="KZ-55-2017-0002",
+            rank=8,
+            fundable=True,
+            overall="66/1",
+            cluster_name=RESERVE_CLUSTER_NAME,
+            region_code="KZ-55",
+            participant_bins=[RESERVE_COORDINATOR_BIN],
+            coordinator_bin=RESERVE_COORDINATOR_BIN,
+        ),
+    ]
+
+
+def meeting_scheduled() -> commission_pb2.MeetingScheduled:
+    return commission_pb2.MeetingScheduled(
+        meeting_id=MEETING_ID,
+        call_id=SCORING_CALL_ID,
+        scheduled_for=at("2017-08-15T10:00:00+06:00"),
+        venue="Astana, House of Ministries, room 1204",
+        ranking_event_id="af115bee-077a-427c-9741-d46004dd94e7",
+        ranking_version=1,
+        ranking_content_hash="9c1b7e4d2a6f8e0c3b5d7a9f1e2c4b6d8a0f3e5c7b9d1a2c4e6f8b0d2a4c6e8f",
+        candidates=candidates(),
+        quota=6,
+        composition_version=2,
+        members=commission_recomposed().members,
+        time_zone="Asia/Almaty",
+        rules=commission_rules(),
+    )
+
+
+def reconsideration_scheduled() -> commission_pb2.MeetingScheduled:
+    """A second meeting, on the ranking that followed the Almaty cluster's upheld appeal."""
+    event = meeting_scheduled()
+    event.meeting_id = "kz-clusters-2017-meeting-2"
+    event.scheduled_for.CopyFrom(at("2017-10-20T10:00:00+06:00"))
+    event.ranking_event_id = "426b71dd-593b-4359-a433-05835fabf622"
+    event.ranking_version = 2
+    event.ranking_content_hash = "3e5c7b9d1a2c4e6f8b0d2a4c6e8f9c1b7e4d2a6f8e0c3b5d7a9f1e2c4b6d8a0f"
+    event.reconsidered.append(SECOND_APPLICATION_ID)
+    return event
+
+
+def meeting_opened() -> commission_pb2.MeetingOpened:
+    return commission_pb2.MeetingOpened(
+        meeting_id=MEETING_ID,
+        present_member_ids=[CHAIR, SECRETARY, *(f"member-2017-{seat:02d}" for seat in range(1, 7))],
+        quorum_required=6,
+        quorum_met=True,
+        opened_at=at("2017-08-15T10:05:00+06:00"),
+    )
+
+
+def attendance_changed() -> commission_pb2.AttendanceChanged:
+    return commission_pb2.AttendanceChanged(
+        meeting_id=MEETING_ID, member_id="member-2017-08", present=True, quorum_met=True
+    )
+
+
+def member_recused() -> commission_pb2.MemberRecused:
+    return commission_pb2.MemberRecused(
+        meeting_id=MEETING_ID,
+        member_id="member-2017-03",
+        application_id=SEVENTH_APPLICATION_ID,
+        automatic=True,
+        matching_bins=[SEVENTH_COORDINATOR_BIN],
+        reason="An organisation the member represents takes part in the candidate's cluster.",
+    )
+
+
+def vote_opened() -> commission_pb2.VoteOpened:
+    return commission_pb2.VoteOpened(meeting_id=MEETING_ID, application_id=SEVENTH_APPLICATION_ID)
+
+
+def vote_cast() -> commission_pb2.VoteCast:
+    return commission_pb2.VoteCast(
+        meeting_id=MEETING_ID,
+        application_id=SEVENTH_APPLICATION_ID,
+        member_id="member-2017-01",
+        choice=commission_pb2.VOTE_CHOICE_AGAINST,
+    )
+
+
+def vote_recast() -> commission_pb2.VoteCast:
+    """The member changes their vote before the vote closes."""
+    event = vote_cast()
+    event.choice = commission_pb2.VOTE_CHOICE_ABSTAIN
+    event.replaces = commission_pb2.VOTE_CHOICE_AGAINST
+    return event
+
+
+def tied_tally() -> commission_pb2.Tally:
+    return commission_pb2.Tally(
+        votes_for=3, votes_against=3, abstentions=1, recused=1, casting_vote_used=True
+    )
+
+
+def vote_closed() -> commission_pb2.VoteClosed:
+    return commission_pb2.VoteClosed(
+        meeting_id=MEETING_ID,
+        application_id=SEVENTH_APPLICATION_ID,
+        tally=tied_tally(),
+        carried=True,
+    )
+
+
+def dissenting_opinion_attached() -> commission_pb2.DissentingOpinionAttached:
+    return commission_pb2.DissentingOpinionAttached(
+        meeting_id=MEETING_ID,
+        member_id="member-2017-01",
+        application_id=SEVENTH_APPLICATION_ID,
+        text="Я бы придерживался рейтинга: письма о софинансировании требовались только на "
+        "этапе соглашения.",
+    )
+
+
+def decided_selected() -> list[commission_pb2.DecidedCandidate]:
+    return [
+        commission_pb2.DecidedCandidate(
+            application_id=APPLICATION_ID,
+            registration_number="KZ-63-2017-0003",
+            rank=1,
+            tally=commission_pb2.Tally(votes_for=7, not_voted=1),
+        ),
+        commission_pb2.DecidedCandidate(
+            application_id=SEVENTH_APPLICATION_ID,
+            registration_number="KZ-27-2017-0001",
+            rank=7,
+            tally=tied_tally(),
+            rationale="The sixth-placed cluster did not confirm its co-financing; the "
+            "seventh-placed has signed agreements and is the only candidate from its region.",
+        ),
+    ]
+
+
+def decided_declined() -> list[commission_pb2.DecidedCandidate]:
+    return [
+        commission_pb2.DecidedCandidate(
+            application_id=SECOND_APPLICATION_ID,
+            registration_number="KZ-75-2017-0001",
+            rank=2,
+            reason="below threshold",
+        ),
+        commission_pb2.DecidedCandidate(
+            application_id=RESERVE_APPLICATION_ID,
+            registration_number="KZ-55-2017-0002",
+            rank=8,
+            reason="quota filled",
+        ),
+    ]
+
+
+def decision_taken() -> commission_pb2.DecisionTaken:
+    return commission_pb2.DecisionTaken(
+        meeting_id=MEETING_ID,
+        call_id=SCORING_CALL_ID,
+        selected=decided_selected(),
+        declined=decided_declined(),
+        reserve_application_ids=[RESERVE_APPLICATION_ID],
+        decided_at=at("2017-08-15T13:40:00+06:00"),
+    )
+
+
+def minutes_approved() -> commission_pb2.MinutesApproved:
+    return commission_pb2.MinutesApproved(
+        meeting_id=MEETING_ID,
+        member_id=CHAIR,
+        role=commission_pb2.MEMBER_ROLE_CHAIR,
+        minutes_sha256=MINUTES_SHA256,
+    )
+
+
+def decision_published() -> commission_pb2.DecisionPublished:
+    return commission_pb2.DecisionPublished(
+        meeting_id=MEETING_ID,
+        call_id=SCORING_CALL_ID,
+        selected=decided_selected(),
+        declined=decided_declined(),
+        reserve_application_ids=[RESERVE_APPLICATION_ID],
+        minutes_sha256=MINUTES_SHA256,
+        published_at=at("2017-08-18T12:00:00+06:00"),
+        appeals_close_at=at("2017-09-18T00:00:00+06:00"),
+    )
+
+
+def cluster_selected() -> commission_pb2.ClusterSelected:
+    return commission_pb2.ClusterSelected(
+        call_id=SCORING_CALL_ID,
+        application_id=APPLICATION_ID,
+        registration_number="KZ-63-2017-0003",
+        cluster_name=CLUSTER_NAME,
+        region_code="KZ-63",
+        coordinator_bin=COORDINATOR_BIN,
+        rank=1,
+        meeting_id=MEETING_ID,
+        selected_at=at("2017-08-18T12:00:00+06:00"),
+    )
+
+
+def cluster_selected_from_reserve() -> commission_pb2.ClusterSelected:
+    return commission_pb2.ClusterSelected(
+        call_id=SCORING_CALL_ID,
+        application_id=RESERVE_APPLICATION_ID,
+        registration_number="KZ-55-2017-0002",
+        cluster_name=RESERVE_CLUSTER_NAME,
+        region_code="KZ-55",
+        coordinator_bin=RESERVE_COORDINATOR_BIN,
+        rank=8,
+        meeting_id=MEETING_ID,
+        selected_at=at("2017-10-02T10:00:00+06:00"),
+        from_reserve=True,
+    )
+
+
+def application_declined() -> commission_pb2.ApplicationDeclined:
+    return commission_pb2.ApplicationDeclined(
+        call_id=SCORING_CALL_ID,
+        application_id=SECOND_APPLICATION_ID,
+        registration_number="KZ-75-2017-0001",
+        reason="below threshold",
+        meeting_id=MEETING_ID,
+    )
+
+
+def application_declined_to_reserve() -> commission_pb2.ApplicationDeclined:
+    return commission_pb2.ApplicationDeclined(
+        call_id=SCORING_CALL_ID,
+        application_id=RESERVE_APPLICATION_ID,
+        registration_number="KZ-55-2017-0002",
+        reason="quota filled",
+        meeting_id=MEETING_ID,
+        reserve_position=1,
+    )
+
+
+def winner_replaced() -> commission_pb2.WinnerReplaced:
+    return commission_pb2.WinnerReplaced(
+        meeting_id=MEETING_ID,
+        withdrawn_application_id=SEVENTH_APPLICATION_ID,
+        cause="withdrawn",
+        reason="The coordinator's letter of 28 September 2017: the participants could not "
+        "confirm their co-financing for 2018.",
+        replacement_application_id=RESERVE_APPLICATION_ID,
+    )
+
+
+def appeal_window_closed() -> commission_pb2.AppealWindowClosed:
+    return commission_pb2.AppealWindowClosed(
+        meeting_id=MEETING_ID, closed_at=at("2017-09-18T00:00:00+06:00")
+    )
+
+
+def appeal_lodged() -> commission_pb2.AppealLodged:
+    return commission_pb2.AppealLodged(
+        appeal_id=APPEAL_ID,
+        call_id=SCORING_CALL_ID,
+        application_id=SECOND_APPLICATION_ID,
+        meeting_id=MEETING_ID,
+        applicant_bin=SECOND_COORDINATOR_BIN,
+        ground=commission_pb2.APPEAL_GROUND_METHODOLOGY_NOT_FOLLOWED,
+        explanation="Эксперты не учли приложение 3: письма о намерениях партнёров по "
+        "совместным проектам.",
+        lodged_at=at("2017-08-28T16:00:00+06:00"),
+    )
+
+
+def appeal_panel_named() -> commission_pb2.AppealPanelNamed:
+    return commission_pb2.AppealPanelNamed(
+        appeal_id=APPEAL_ID, member_ids=[CHAIR, "member-2017-01", "member-2017-08"]
+    )
+
+
+def appeal_upheld() -> commission_pb2.AppealUpheld:
+    return commission_pb2.AppealUpheld(
+        appeal_id=APPEAL_ID,
+        application_id=SECOND_APPLICATION_ID,
+        reasons="The experts' cooperation scores do not mention annex 3, filed on time.",
+        decided_by=CHAIR,
+        decided_at=at("2017-09-08T11:00:00+06:00"),
+    )
+
+
+def appeal_rejected() -> commission_pb2.AppealRejected:
+    return commission_pb2.AppealRejected(
+        appeal_id="appeal-2017-05",
+        application_id=RESERVE_APPLICATION_ID,
+        reasons="Co-financing is a condition of the call (section 4); every candidate was "
+        "asked the same question; no breach of procedure.",
+        decided_by="member-2017-01",
+        decided_at=at("2017-09-08T11:30:00+06:00"),
+    )
+
+
 # Plan tracking's events: the development plan of the 2017 application above, selected by the
 # commission, drafted, amended and reported on through 2018 (illustrative figures).
 PLAN_ID = APPLICATION_ID
-COORDINATOR_BIN = "120540099118"
-CLUSTER_NAME = "Шығыс Қазақстан жиһаз кластері"
 
 
 def plan_phases() -> list[plans_pb2.Phase]:
@@ -1027,18 +1438,8 @@ def report_overdue() -> plans_pb2.ReportOverdue:
     return plans_pb2.ReportOverdue(plan_id=PLAN_ID, period_id="2018-Q2", due_on="2018-07-30")
 
 
-# The analytics feed's facts about the same 2017 call, as the readside derives them (no person,
-# no free text; the selected cluster named once the decision is public).
-# The 2017 decision they tell of: the furniture cluster (first) selected, the Almaty cluster
-# (second, failing a threshold) declined and appealing, the seventh-placed selected with a
-# rationale and later withdrawn, the eighth taking its place from the reserve list.
-SECOND_APPLICATION_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-SEVENTH_APPLICATION_ID = "e7d7f01d-c6f6-431c-ad2a-89c9a1d38b6d"
-RESERVE_APPLICATION_ID = "0dc9298e-c0c0-4029-938b-4b4f9be551c6"
-RESERVE_CLUSTER_NAME = "Павлодарский кластер металлообработки"
-RESERVE_COORDINATOR_BIN = "050840012348"
-MEETING_ID = "kz-clusters-2017-meeting-1"
-APPEAL_ID = "appeal-2017-04"
+# The analytics feed's facts about the same 2017 call and decision, as the readside derives
+# them (no person, no free text; the selected cluster named once the decision is public).
 
 
 def origin(event_id: str, event_type: str, occurred_at: str) -> analytics_pb2.Origin:
@@ -1436,6 +1837,32 @@ CASES: dict[str, Callable[[], Message]] = {
     "konkurs.scoring.v1.EvaluationReopened": evaluation_reopened,
     "konkurs.scoring.v1.RankingPublished": ranking_published,
     "konkurs.commission.v1.ReevaluationRequested": reevaluation_requested,
+    "konkurs.commission.v1.CommissionComposed": commission_composed,
+    "konkurs.commission.v1.CommissionComposed.recomposed": commission_recomposed,
+    "konkurs.commission.v1.MemberNamed": member_named,
+    "konkurs.commission.v1.MeetingScheduled": meeting_scheduled,
+    "konkurs.commission.v1.MeetingScheduled.reconsideration": reconsideration_scheduled,
+    "konkurs.commission.v1.MeetingOpened": meeting_opened,
+    "konkurs.commission.v1.AttendanceChanged": attendance_changed,
+    "konkurs.commission.v1.MemberRecused": member_recused,
+    "konkurs.commission.v1.VoteOpened": vote_opened,
+    "konkurs.commission.v1.VoteCast": vote_cast,
+    "konkurs.commission.v1.VoteCast.recast": vote_recast,
+    "konkurs.commission.v1.VoteClosed": vote_closed,
+    "konkurs.commission.v1.DissentingOpinionAttached": dissenting_opinion_attached,
+    "konkurs.commission.v1.DecisionTaken": decision_taken,
+    "konkurs.commission.v1.MinutesApproved": minutes_approved,
+    "konkurs.commission.v1.DecisionPublished": decision_published,
+    "konkurs.commission.v1.ClusterSelected": cluster_selected,
+    "konkurs.commission.v1.ClusterSelected.from_reserve": cluster_selected_from_reserve,
+    "konkurs.commission.v1.ApplicationDeclined": application_declined,
+    "konkurs.commission.v1.ApplicationDeclined.reserve": application_declined_to_reserve,
+    "konkurs.commission.v1.WinnerReplaced": winner_replaced,
+    "konkurs.commission.v1.AppealWindowClosed": appeal_window_closed,
+    "konkurs.commission.v1.AppealLodged": appeal_lodged,
+    "konkurs.commission.v1.AppealPanelNamed": appeal_panel_named,
+    "konkurs.commission.v1.AppealUpheld": appeal_upheld,
+    "konkurs.commission.v1.AppealRejected": appeal_rejected,
     "konkurs.plans.v1.PlanOpened": plan_opened,
     "konkurs.plans.v1.PlanDrafted": plan_drafted,
     "konkurs.plans.v1.PlanDrafted.amendment": plan_amendment_drafted,
