@@ -57,10 +57,17 @@ class KeyStore:
 
     def __init__(self, schema: str = KEY_STORE_SCHEMA) -> None:
         s = self.schema = check_schema_name(schema)
-        self._insert_sql = f"""
-            INSERT INTO {s}.subject_keys (subject_id, kind, data_key)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
-            ON CONFLICT (subject_id) DO NOTHING"""
+        # The keys this statement made, and those that were there: one round trip.
+        self._seal_sql = f"""
+            WITH made AS (
+                INSERT INTO {s}.subject_keys (subject_id, kind, data_key)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+                ON CONFLICT (subject_id) DO NOTHING
+                RETURNING subject_id, data_key)
+            SELECT subject_id, data_key FROM made
+            UNION ALL
+            SELECT subject_id, data_key FROM {s}.subject_keys
+            WHERE subject_id = ANY($1) AND subject_id NOT IN (SELECT subject_id FROM made)"""
         self._keys_sql = (
             f"SELECT subject_id, data_key FROM {s}.subject_keys WHERE subject_id = ANY($1)"
         )
@@ -77,13 +84,13 @@ class KeyStore:
             missing = [s for s in wanted if s not in keys]
             if not missing:
                 return keys
-            await conn.execute(
-                self._insert_sql,
+            rows = await conn.fetch(
+                self._seal_sql,
                 missing,
                 [subjects[s] for s in missing],
                 [AESGCM.generate_key(bit_length=256) for _ in missing],
             )
-            keys.update(await self.keys(conn, missing))
+            keys.update({r["subject_id"]: bytes(r["data_key"]) for r in rows})
         raise RuntimeError(f"no key could be made for {sorted(set(wanted) - set(keys))}")
 
     async def keys(
@@ -97,10 +104,12 @@ class KeyStore:
         wanted = sorted(set(subjects))
         if hold:
             # Sorted, so that two holders and an erasure never wait on each other in a cycle.
-            for subject in wanted:
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock_shared(hashtext($1))", _lock_key(subject)
-                )
+            # One statement: it takes the locks row by row, in the (sorted) array's order.
+            await conn.execute(
+                "SELECT count(pg_advisory_xact_lock_shared(hashtext(k)))"
+                " FROM unnest($1::text[]) AS k",
+                [_lock_key(s) for s in wanted],
+            )
         rows = await conn.fetch(self._keys_sql, wanted)
         return {r["subject_id"]: bytes(r["data_key"]) for r in rows}
 
