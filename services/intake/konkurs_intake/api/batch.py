@@ -235,7 +235,7 @@ async def submit_all(
                 conn, request, principal, svc, call_id, chunk, item_media_type, key, check_scope
             )
         for result in results:
-            out.write(json.dumps(result, ensure_ascii=False).encode() + b"\n")
+            out.write(answer_line(result))
         chunk.clear()
 
     async for item in split(request.stream(), max_item_bytes):
@@ -328,3 +328,14 @@ def _failed(number: int, problem: Problem) -> dict[str, object]:
     body = problem.body()
     body.pop("correlation_id", None)
     return {"line": number, "status": problem.kind.status, "problem": body}
+
+
+# Characters JSON leaves raw that many line readers (Python's str.splitlines, JavaScript's
+# older parsers) take for a line break: escaped, so an echoed hostile value never splits
+# an answer line in two.
+_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def answer_line(result: dict[str, object]) -> bytes:
+    """One line of a batch's answer: JSON, UTF-8, with nothing in it a reader could split."""
+    return json.dumps(result, ensure_ascii=False).translate(_LINE_BREAKS).encode() + b"\n"
