@@ -132,6 +132,9 @@ def configure_logging(level: str | int, service: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # A uvicorn.Config made earlier in the process (`log_level=`) leaves its own level on
+        # these loggers: they follow the root's from here on.
+        logger.setLevel(logging.NOTSET)
     access = logging.getLogger("uvicorn.access")
     for old_filter in list(access.filters):
         if isinstance(old_filter, _UvicornAccessFields):
