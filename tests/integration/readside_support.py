@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -221,15 +222,26 @@ def _content(
     )
 
 
-async def publish(settings: Settings, records: list[tuple[str, bytes]]) -> None:
-    """Produce `records` (stream id, envelope bytes) to intake's topic, keyed by stream id."""
+def _intake(stream_id: str) -> str:
+    return INTAKE
+
+
+async def publish(
+    settings: Settings,
+    records: list[tuple[str, bytes]],
+    service_of: Callable[[str], str] = _intake,
+) -> None:
+    """Produce `records` (stream id, envelope bytes) to their service's topic (by default
+    intake's; `service_of` names it from the stream id), keyed by stream id, as each
+    service's relay does."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
         for stream_id, raw in records:
-            await producer.send(settings.events_topic(INTAKE), raw, key=stream_id.encode())
+            topic = settings.events_topic(service_of(stream_id))
+            await producer.send(topic, raw, key=stream_id.encode())
         await producer.flush()
     finally:
         await producer.stop()

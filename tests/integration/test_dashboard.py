@@ -19,8 +19,8 @@ import asyncpg
 import httpx
 import pytest
 from helpers import running
-from readside_support import PRESS_RELEASE_2017, new_world, projector, wait_caught_up
-from test_readside_scoring import EXPERT_NAMES, ScoringStory, publish
+from readside_support import PRESS_RELEASE_2017, new_world, projector, publish, wait_caught_up
+from test_readside_scoring import EXPERT_NAMES, ScoringStory, service_of
 
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
@@ -70,7 +70,7 @@ async def dashboard_world(settings: Settings, pool: asyncpg.Pool) -> DashboardWo
                 specialisation=("62010",) if number % 3 == 0 else ("10110",),
             )
     story.events.amend(story.apps[0], 2, HOSTILE)
-    await publish(world, story.events.published)
+    await publish(world, story.events.published, service_of)
     async with running(projector(world, pool, schema, max_records=50)):
         await wait_caught_up(world, pool, schema)
     return DashboardWorld(world, schema, story)

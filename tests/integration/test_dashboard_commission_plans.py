@@ -14,12 +14,12 @@ import asyncpg
 import httpx
 import pytest
 from helpers import running
-from readside_support import new_world, projector, wait_caught_up
+from readside_support import new_world, projector, publish, wait_caught_up
 from test_dashboard import HTML, Cells
 from test_readside_commission import MEMBERS, RATIONALE
 from test_readside_commission import told as commission_told
 from test_readside_plans import PlanStory
-from test_readside_plans import publish as publish_plans
+from test_readside_plans import service_of as plans_service
 
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
@@ -58,7 +58,7 @@ async def plans(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Site]:
     story = PlanStory(f"dash-plans-{world.topic_prefix[-8:]}")
     story.events.announce(story.call_id)
     story.tell()
-    await publish_plans(world, story.events.published)
+    await publish(world, story.events.published, plans_service)
     async with running(projector(world, pool, schema, max_records=20)):
         await wait_caught_up(world, pool, schema)
     app = create_app(world, schema=schema)

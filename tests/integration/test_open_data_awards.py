@@ -16,9 +16,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from helpers import running
-from readside_support import Events, new_world, projector, table_rows, wait_caught_up
+from readside_support import Events, new_world, projector, publish, table_rows, wait_caught_up
 
 from konkurs.commission.v1 import events_pb2 as commission
 from konkurs.plans.v1 import events_pb2 as plans
@@ -55,6 +54,10 @@ def paid(measure_id: str, on: str, amount: str) -> plans.DisbursementMade:
     return plans.DisbursementMade(
         measure_id=measure_id, disbursement=plans.Disbursement(on=on, amount=amount)
     )
+
+
+def _service(stream_id: str) -> str:
+    return _SERVICES[stream_id.split("-", 1)[0]]
 
 
 @dataclass
@@ -252,22 +255,6 @@ class AwardsStory:
         )
 
 
-async def publish(settings: Settings, records: list[tuple[str, bytes]]) -> None:
-    """Produce `records` (stream id, envelope bytes) to their service's topic, keyed by
-    stream id, as each service's relay does."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        for stream_id, raw in records:
-            topic = settings.events_topic(_SERVICES[stream_id.split("-", 1)[0]])
-            await producer.send(topic, raw, key=stream_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
 @dataclass
 class World:
     settings: Settings
@@ -283,7 +270,7 @@ async def world(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[World]:
     story.tell()
     # A redelivery of the commission's and the plans' first events, as a relay may make.
     again = [r for r in story.events.published if r[0].startswith(("meeting", "plan"))][:8]
-    await publish(s, [*story.events.published, *again])
+    await publish(s, [*story.events.published, *again], _service)
     async with running(projector(s, pool, schema, max_records=5)):
         await wait_caught_up(s, pool, schema)
     app = create_app(s, schema=schema)

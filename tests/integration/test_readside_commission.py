@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from helpers import running
-from readside_support import Events, new_world, projector, table_rows
+from readside_support import Events, new_world, projector, publish, table_rows
 from readside_support import wait_caught_up as wait_projected
 
 from konkurs.commission.v1 import events_pb2 as pb
@@ -51,7 +50,8 @@ RATIONALE = "The tourism cluster of the region carries the regional programme fo
 _SERVICES = {"call": "intake", "application": "intake", "erasure": "privacy"}
 
 
-def _service(stream_id: str) -> str:
+def service_of(stream_id: str) -> str:
+    """The service whose topic a stream's events travel on."""
     return _SERVICES.get(stream_id.split("-", 1)[0], "commission")
 
 
@@ -473,23 +473,7 @@ class CommissionStory:
 
     @property
     def commission_events(self) -> list[tuple[str, bytes]]:
-        return [(s, raw) for s, raw in self.events.published if _service(s) == "commission"]
-
-
-async def publish(settings: Settings, records: list[tuple[str, bytes]]) -> None:
-    """Produce `records` (stream id, envelope bytes) to their service's topic, keyed by
-    stream id, as each service's relay does."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        for stream_id, raw in records:
-            topic = settings.events_topic(_service(stream_id))
-            await producer.send(topic, raw, key=stream_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+        return [(s, raw) for s, raw in self.events.published if service_of(s) == "commission"]
 
 
 async def told(settings: Settings, pool: asyncpg.Pool) -> tuple[Settings, str, CommissionStory]:
@@ -497,7 +481,7 @@ async def told(settings: Settings, pool: asyncpg.Pool) -> tuple[Settings, str, C
     world, schema = await new_world(settings, pool)
     story = CommissionStory(f"commission-{uuid.uuid4().hex[:8]}")
     await story.tell(pool)
-    await publish(world, story.events.published)
+    await publish(world, story.events.published, service_of)
     async with running(projector(world, pool, schema, max_records=7)):
         await wait_projected(world, pool, schema)
     return world, schema, story
@@ -622,14 +606,14 @@ async def test_a_redelivery_of_every_commission_event_changes_nothing(
     before = await snapshot(pool, schema)
     # The relay publishes at least once: every commission event once more, in later
     # batches ...
-    await publish(world, story.commission_events)
+    await publish(world, story.commission_events, service_of)
     async with running(projector(world, pool, schema, max_records=7)):
         await wait_projected(world, pool, schema)
     assert await snapshot(pool, schema) == before
 
     # ... and in the very batch of the originals, where no stored row guards them yet.
     again, fresh = await new_world(settings, pool)
-    await publish(again, story.events.published + story.commission_events[::2])
+    await publish(again, story.events.published + story.commission_events[::2], service_of)
     async with running(projector(again, pool, fresh, max_records=5000)):
         await wait_projected(again, pool, fresh)
     assert await snapshot(pool, fresh) == before
@@ -651,7 +635,7 @@ async def test_an_erased_member_shows_erased_live_and_after_a_rebuild_equal_to_l
             subject_id=subject, reason="the member asked", erased_at=to_timestamp(story.clock)
         ),
     )
-    await publish(world, story.events.published[-1:])
+    await publish(world, story.events.published[-1:], service_of)
     async with running(projector(world, pool, schema)):
         await wait_projected(world, pool, schema)
         live = await snapshot(pool, schema)

@@ -10,10 +10,10 @@ import asyncpg
 import httpx
 import pytest
 from helpers import running
-from konkurs_commission import demo
-from readside_support import new_world, projector, wait_caught_up
-from test_readside_commission import publish
+from readside_support import new_world, projector, publish, wait_caught_up
+from test_readside_commission import service_of
 
+from konkurs_commission import demo
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
 from konkurs_readside.bootstrap import create_app
@@ -40,7 +40,7 @@ async def test_the_2017_decision_meeting_and_appeal_show_on_the_readside(
     assert len(commission) == loaded
     stored = [*call, *commission]
     world, schema = await new_world(settings, pool)
-    await publish(world, [(r["stream_id"], bytes(r["envelope"])) for r in stored])
+    await publish(world, [(r["stream_id"], bytes(r["envelope"])) for r in stored], service_of)
     async with running(projector(world, pool, schema)):
         await wait_caught_up(world, pool, schema)
 

@@ -11,10 +11,10 @@ import asyncpg
 import httpx
 import pytest
 from helpers import running
-from konkurs_commission.bootstrap import SCHEMA
-from readside_support import new_world, projector, wait_caught_up
-from test_readside_commission import publish
+from readside_support import new_world, projector, publish, wait_caught_up
+from test_readside_commission import service_of
 
+from konkurs_commission.bootstrap import SCHEMA
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
 from konkurs_readside.bootstrap import create_app
@@ -71,7 +71,7 @@ async def test_the_readside_shows_a_meeting_and_an_appeal_held_through_the_servi
             [f"meeting-{meeting}", f"appeal-{appeal_id}"],
         )
     world, schema = await new_world(settings, pool)
-    await publish(world, [(r["stream_id"], bytes(r["envelope"])) for r in stored])
+    await publish(world, [(r["stream_id"], bytes(r["envelope"])) for r in stored], service_of)
     async with running(projector(world, pool, schema)):
         await wait_caught_up(world, pool, schema)
 

@@ -18,9 +18,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from helpers import dead_letter_count, running
-from readside_support import Events, new_world, projector
+from readside_support import Events, new_world, projector, publish
 from readside_support import wait_caught_up as wait_projected
 
 from konkurs.plans.v1 import events_pb2 as pb
@@ -344,19 +343,9 @@ class PlanStory:
         self.approve("C", 2)
 
 
-async def publish(settings: Settings, records: list[tuple[str, bytes]]) -> None:
-    """Produce `records` (stream id, envelope bytes) to plan tracking's topic, keyed by stream
-    id, as its relay does."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        for stream_id, raw in records:
-            await producer.send(settings.events_topic("plans"), raw, key=stream_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+def service_of(stream_id: str) -> str:
+    """Every stream of these stories is plan tracking's."""
+    return "plans"
 
 
 async def told(settings: Settings, pool: asyncpg.Pool) -> tuple[Settings, str, PlanStory]:
@@ -364,7 +353,7 @@ async def told(settings: Settings, pool: asyncpg.Pool) -> tuple[Settings, str, P
     world, schema = await new_world(settings, pool)
     story = PlanStory(f"plans-{uuid.uuid4().hex[:8]}")
     story.tell()
-    await publish(world, story.events.published)
+    await publish(world, story.events.published, service_of)
     async with running(projector(world, pool, schema, max_records=7)):
         await wait_projected(world, pool, schema)
     return world, schema, story
@@ -468,14 +457,14 @@ async def test_the_milestones_move_when_a_report_is_accepted_not_when_it_is_subm
         1,
         milestones=[pb.MilestoneTransition(milestone_id="m2", status=MET, met_on="2018-06-29")],
     )
-    await publish(world, story.events.published)
+    await publish(world, story.events.published, service_of)
     async with running(projector(world, pool, schema)):
         await wait_projected(world, pool, schema)
         (plan,) = await rows_of(pool, schema, "plans", story.plans["A"])
         assert json.loads(plan["milestones"])[1]["status"] == "scheduled"
 
         story.accept("A", "2018-Q2")
-        await publish(world, story.events.published[-1:])
+        await publish(world, story.events.published[-1:], service_of)
         await wait_projected(world, pool, schema)
     (plan,) = await rows_of(pool, schema, "plans", story.plans["A"])
     m2 = json.loads(plan["milestones"])[1]
@@ -537,13 +526,13 @@ async def test_a_redelivery_of_every_plan_event_changes_nothing(
     world, schema, story = await told(settings, pool)
     before = await snapshot(pool, schema)
     # The relay publishes at least once: every event once more, seen in later batches ...
-    await publish(world, story.events.published)
+    await publish(world, story.events.published, service_of)
     async with running(projector(world, pool, schema, max_records=7)):
         await wait_projected(world, pool, schema)
     assert await snapshot(pool, schema) == before
     # ... and in the very batch of the originals, where no stored row guards them yet.
     again, fresh = await new_world(settings, pool)
-    await publish(again, story.events.published + story.events.published[::3])
+    await publish(again, story.events.published + story.events.published[::3], service_of)
     async with running(projector(again, pool, fresh, max_records=5000)):
         await wait_projected(again, pool, fresh)
     assert await snapshot(pool, fresh) == before
@@ -584,7 +573,7 @@ async def test_a_plan_event_the_read_models_cannot_apply_is_parked_and_the_other
         _with_narrative(story.events.published[-1][1], f"We{NUL}grew."),
     )
     story.accept("A", "2018-Q1")
-    await publish(world, story.events.published)
+    await publish(world, story.events.published, service_of)
     async with running(projector(world, pool, schema)):
         await wait_projected(world, pool, schema)
 

@@ -13,9 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from helpers import running
-from readside_support import OPERATOR, Events, new_world, projector, table_rows
+from readside_support import OPERATOR, Events, new_world, projector, publish, table_rows
 from readside_support import wait_caught_up as wait_projected
 
 from konkurs.privacy.v1 import events_pb2 as privacy_pb2
@@ -412,27 +411,12 @@ class ScoringStory:
 
     @property
     def scoring_events(self) -> list[tuple[str, bytes]]:
-        return [(s, raw) for s, raw in self.events.published if _service(s) == "scoring"]
+        return [(s, raw) for s, raw in self.events.published if service_of(s) == "scoring"]
 
 
-def _service(stream_id: str) -> str:
+def service_of(stream_id: str) -> str:
+    """The service whose topic a stream's events travel on."""
     return _SERVICES.get(stream_id.split("-", 1)[0], "scoring")
-
-
-async def publish(settings: Settings, records: list[tuple[str, bytes]]) -> None:
-    """Produce `records` (stream id, envelope bytes) to their service's topic, keyed by
-    stream id, as each service's relay does."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        for stream_id, raw in records:
-            topic = settings.events_topic(_service(stream_id))
-            await producer.send(topic, raw, key=stream_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 async def told(settings: Settings, pool: asyncpg.Pool) -> tuple[Settings, str, ScoringStory]:
@@ -440,7 +424,7 @@ async def told(settings: Settings, pool: asyncpg.Pool) -> tuple[Settings, str, S
     world, schema = await new_world(settings, pool)
     story = ScoringStory(f"scoring-{uuid.uuid4().hex[:8]}")
     await story.tell(pool)
-    await publish(world, story.events.published)
+    await publish(world, story.events.published, service_of)
     async with running(projector(world, pool, schema, max_records=9)):
         await wait_projected(world, pool, schema)
     return world, schema, story
@@ -543,7 +527,7 @@ async def test_a_redelivery_of_every_scoring_event_changes_nothing(
     before = await snapshot(pool, schema)
     # The relay publishes at least once: all of scoring's events once more, in order, seen
     # in later batches ...
-    await publish(world, story.scoring_events)
+    await publish(world, story.scoring_events, service_of)
     async with running(projector(world, pool, schema, max_records=9)):
         await wait_projected(world, pool, schema)
     assert await snapshot(pool, schema) == before
@@ -554,7 +538,7 @@ async def test_a_redelivery_of_every_scoring_event_changes_nothing(
 
     # ... and in the very batch of the originals, where no stored row guards them yet.
     again, fresh = await new_world(settings, pool)
-    await publish(again, story.events.published + story.scoring_events[::2])
+    await publish(again, story.events.published + story.scoring_events[::2], service_of)
     async with running(projector(again, pool, fresh, max_records=5000)):
         await wait_projected(again, pool, fresh)
     assert await snapshot(pool, fresh) == before
@@ -576,7 +560,7 @@ async def test_an_erased_expert_shows_erased_live_and_after_a_rebuild_equal_to_l
             subject_id=subject, reason="the expert asked", erased_at=to_timestamp(story.clock)
         ),
     )
-    await publish(world, story.events.published[-1:])
+    await publish(world, story.events.published[-1:], service_of)
     async with running(projector(world, pool, schema)):
         await wait_projected(world, pool, schema)
         live = await snapshot(pool, schema)
@@ -604,7 +588,7 @@ async def test_a_panel_renewed_for_a_re_evaluation_keeps_its_declarations(
     a1 = story.apps[0]
     before = len(story.events.published)
     story.assign(a1, "a")
-    await publish(world, story.events.published[before:])
+    await publish(world, story.events.published[before:], service_of)
     async with running(projector(world, pool, schema, max_records=9)):
         await wait_projected(world, pool, schema)
     async with pool.acquire() as conn:
