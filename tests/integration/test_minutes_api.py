@@ -10,9 +10,9 @@ import io
 
 import asyncpg
 import pytest
-from konkurs_commission.minutes_documents.texts import TEXTS
 from pypdf import PdfReader
 
+from konkurs_commission.minutes_documents.texts import TEXTS
 from konkurs_platform.auth import Role
 from konkurs_platform.settings import Settings
 from tests.integration.test_commission_meeting import (

@@ -19,11 +19,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+
+from konkurs.commission.v1 import events_pb2
 from konkurs_plans.adapters.codec import PLAN_OPENED
 from konkurs_plans.bootstrap import SCHEMA, commission_reaction, create_app, plans_of
 from konkurs_plans.consumers.commission_events import CONSUMER
-
-from konkurs.commission.v1 import events_pb2
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.envelope import Actor, Envelope
 from konkurs_platform.inbox import Inbox

@@ -16,12 +16,12 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+
+from konkurs_ops import stack
 from konkurs_plans import demo
 from konkurs_plans.bootstrap import SCHEMA, plans_of
 from konkurs_plans.domain.plans import Plan
 from konkurs_plans.domain.progress import progress
-
-from konkurs_ops import stack
 from konkurs_platform.db import create_pool, migrate_service
 from konkurs_platform.settings import Settings
 from konkurs_platform.spec import by_name, discover

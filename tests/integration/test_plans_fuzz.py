@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from konkurs_plans.bootstrap import create_app
 from test_fuzz_api import EXAMPLES, Target, _fuzz, _tokens
 from test_intake_applications import COORDINATOR
 
+from konkurs_plans.bootstrap import create_app
 from konkurs_platform.auth import Role, mint_token
 from konkurs_platform.settings import Settings
 from tests.integration.test_plans_api import cluster_selected, content, deliver

@@ -12,9 +12,6 @@ from dataclasses import replace
 
 import asyncpg
 import pytest
-from konkurs_plans.adapters.commission_events import CLUSTER_SELECTED
-from konkurs_plans.bootstrap import SCHEMA, commission_reaction, plans_of
-from konkurs_plans.consumers.commission_events import CONSUMER
 from test_consumers_hostile import (
     Record,
     dead_letters,
@@ -29,6 +26,9 @@ from test_consumers_hostile import (
 )
 
 from konkurs.commission.v1 import events_pb2
+from konkurs_plans.adapters.commission_events import CLUSTER_SELECTED
+from konkurs_plans.bootstrap import SCHEMA, commission_reaction, plans_of
+from konkurs_plans.consumers.commission_events import CONSUMER
 from konkurs_platform.deadletter import HEADER_REASON
 from konkurs_platform.reaction import react
 from konkurs_platform.settings import Settings

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+
 from konkurs_plans.app.plans import PlanClock, Plans
 from konkurs_plans.bootstrap import SCHEMA, plans_of
 from konkurs_plans.domain.plans import (
@@ -28,7 +29,6 @@ from konkurs_plans.domain.plans import (
     SubmitPlan,
     SubmitReport,
 )
-
 from konkurs_platform.envelope import Actor
 from konkurs_platform.eventstore import Metadata
 from konkurs_platform.settings import Settings

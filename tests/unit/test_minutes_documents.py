@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 
 import pytest
+from pypdf import PdfReader
+
 from konkurs_commission.domain.events import (
     AttendanceChanged,
     Candidate,
@@ -39,7 +41,6 @@ from konkurs_commission.minutes_documents import (
     render_pdf,
 )
 from konkurs_commission.minutes_documents.texts import TEXTS
-from pypdf import PdfReader
 
 AT = datetime(2017, 7, 12, 4, 0, tzinfo=UTC)  # 10:00 in Astana (+06:00)
 MEETING = "meeting-2017-1"

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from konkurs_plans.app.plans import plan_timers
 from konkurs_plans.domain.plans import (
     DECIDER,
@@ -51,7 +52,6 @@ from konkurs_plans.domain.plans import (
 )
 from konkurs_plans.domain.programme import quarterly_periods
 from konkurs_plans.programmes import KZ_CLUSTERS_2017, default_programme, programme_of
-
 from konkurs_platform.domain import Conflict, DomainError, Forbidden, NotFound
 from konkurs_platform.timers import Cancel, Schedule
 

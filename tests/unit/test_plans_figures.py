@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from konkurs_plans.domain.figures import (
     attainment,
     budget_execution,
