@@ -476,9 +476,10 @@ def _too_large(limit: int) -> Problem:
 # of sensible length. No C0 or C1 control character can name anything, and PostgreSQL
 # refuses a NUL outright, so such a value is a 422 naming the parameter, never a 500.
 MAX_ID_LENGTH = 200
+# The same rule for an id a body names (it may become a stream id, a column, a subject).
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
 Identifier = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
+    str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)
 ]
 
 

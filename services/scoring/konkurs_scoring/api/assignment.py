@@ -21,7 +21,7 @@ from konkurs_platform.service import (
     idempotent,
     refusals_as_problems,
 )
-from konkurs_platform.web import Identifier, etag_for
+from konkurs_platform.web import ID_PATTERN, Identifier, etag_for
 from konkurs_scoring.adapters.applications import content_view
 from konkurs_scoring.api.deps import Scoring, scoring
 from konkurs_scoring.domain.assignment import Panel, Plan, check_may_read_content
@@ -36,7 +36,7 @@ _WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 422)
 
 class AssignBody(BaseModel):
     model_config = _Strict
-    expert_id: str = Field(min_length=1, max_length=64)
+    expert_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     reason: str = Field(min_length=1, max_length=2000)
 
 

@@ -25,7 +25,7 @@ from konkurs_platform.service import (
     idempotent,
     refusals_as_problems,
 )
-from konkurs_platform.web import Identifier, etag_for, parse_if_match
+from konkurs_platform.web import ID_PATTERN, Identifier, etag_for, parse_if_match
 from konkurs_scoring.app.evaluation import Evaluations
 from konkurs_scoring.domain.aggregation import CriterionScore
 from konkurs_scoring.domain.evaluation import Evaluation, expert_view
@@ -80,7 +80,7 @@ class ConsensusBody(ScoresBody):
 
 class RapporteurBody(BaseModel):
     model_config = _Strict
-    expert_id: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    expert_id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
 
 
 class ReopenBody(BaseModel):

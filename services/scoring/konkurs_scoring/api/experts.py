@@ -18,7 +18,7 @@ from konkurs_platform.service import (
     idempotent,
     refusals_as_problems,
 )
-from konkurs_platform.web import Identifier, etag_for, parse_if_match
+from konkurs_platform.web import ID_PATTERN, Identifier, etag_for, parse_if_match
 from konkurs_scoring.api.deps import Scoring, scoring
 from konkurs_scoring.domain.experts import (
     DeactivateExpert,
@@ -59,7 +59,10 @@ class ProfileBody(BaseModel):
 
 class RegisterBody(ProfileBody):
     expert_id: str = Field(
-        min_length=1, max_length=64, description="The subject of the expert's tokens."
+        min_length=1,
+        max_length=64,
+        pattern=ID_PATTERN,
+        description="The subject of the expert's tokens (no control characters).",
     )
 
 
