@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -26,7 +22,7 @@ from konkurs_platform.problems import (
     Problem,
     problem_responses,
 )
-from konkurs_readside.api.exports import Chunks, csv_value
+from konkurs_readside.api.exports import Rows, csv_response, cursor_chunks, parquet_response
 from konkurs_readside.api.parameters import (
     MAX_REPEATS,
     Cursor,
@@ -366,25 +362,14 @@ def _export_fields(scope: Scope) -> list[tuple[str, pa.DataType]]:
     return [(n, t) for n, t in _EXPORT_FIELDS if scope.pii or n not in PII_COLUMNS]
 
 
-async def _export_rows(
-    request: Request, scope: Scope, f: Filters, names: list[str]
-) -> AsyncIterator[list[Any]]:
-    """The rows in chunks, read through a server-side cursor: memory stays flat however
-    large the read model."""
+def _export_rows(request: Request, scope: Scope, f: Filters, names: list[str]) -> Rows:
+    """The rows the caller may see, `names` in order, in chunks (`cursor_chunks`)."""
     w = f.where(scope)
     sql = (
         f"SELECT {', '.join(names)} FROM {_schema(request)}.applications WHERE {w.sql()} "
         "ORDER BY call_id, registration_number, application_id"
     )
-    async with request.app.state.pool.acquire() as conn, conn.transaction(readonly=True):
-        chunk: list[Any] = []
-        async for row in conn.cursor(sql, *w.params, prefetch=_CHUNK_ROWS):
-            chunk.append(row)
-            if len(chunk) == _CHUNK_ROWS:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+    return cursor_chunks(request, sql, *w.params, size=_CHUNK_ROWS)
 
 
 @router.get(
@@ -402,23 +387,7 @@ async def export_csv(
     analysts. List columns (specialisation) are joined with ';'."""
     scope = scope_of(request, principal)
     names = [n for n, _ in _export_fields(scope)]
-
-    async def body() -> AsyncIterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(names)
-        async for chunk in _export_rows(request, scope, f, names):
-            writer.writerows([[csv_value(v) for v in row.values()] for row in chunk])
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-        yield buffer.getvalue().encode()
-
-    return StreamingResponse(
-        body(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="applications.csv"'},
-    )
+    return csv_response("applications.csv", names, _export_rows(request, scope, f, names))
 
 
 @router.get(
@@ -435,21 +404,6 @@ async def export_parquet(
     """Every application the caller may see as a Parquet file, one row group per chunk of
     rows, each sent as soon as it is written; without personal data for analysts."""
     scope = scope_of(request, principal)
-    fields = _export_fields(scope)
-    names = [n for n, _ in fields]
-    schema = pa.schema(fields)
-
-    async def body() -> AsyncIterator[bytes]:
-        sink = Chunks()
-        with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema) as writer:
-            async for chunk in _export_rows(request, scope, f, names):
-                columns = {n: [row[n] for row in chunk] for n in names}
-                writer.write_table(pa.table(columns, schema=schema))
-                yield sink.take()
-        yield sink.take()
-
-    return StreamingResponse(
-        body(),
-        media_type="application/vnd.apache.parquet",
-        headers={"Content-Disposition": 'attachment; filename="applications.parquet"'},
-    )
+    schema = pa.schema(_export_fields(scope))
+    rows = _export_rows(request, scope, f, schema.names)
+    return parquet_response("applications.parquet", schema, rows)

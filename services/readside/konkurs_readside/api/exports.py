@@ -91,6 +91,23 @@ class Chunks:
 Rows = AsyncIterator[list[Sequence[Any]]]
 
 
+async def cursor_chunks(
+    request: Request, sql: str, *params: Any, size: int = CHUNK_ROWS
+) -> AsyncIterator[list[Any]]:
+    """The rows of `sql`, `size` at a time, through a server-side cursor in one read-only
+    transaction: one consistent snapshot, and memory stays flat however large the read
+    model. Each row (an asyncpg Record) is a sequence in the select list's order."""
+    async with request.app.state.pool.acquire() as conn, conn.transaction(readonly=True):
+        chunk: list[Any] = []
+        async for row in conn.cursor(sql, *params, prefetch=size):
+            chunk.append(row)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
 def csv_response(filename: str, names: Sequence[str], rows: Rows) -> StreamingResponse:
     """A CSV attachment of `names` then `rows`, one piece of the body per chunk of rows."""
 
@@ -163,12 +180,10 @@ class TableExport:
         insider = principal.role in self.insiders
         return [c for c in self.columns if insider or not c.insiders_only]
 
-    async def rows(
+    def rows(
         self, request: Request, principal: Principal, columns: Sequence[Column], call_id: str | None
     ) -> Rows:
-        """The rows `principal` may read, in chunks, through a server-side cursor in one
-        read-only transaction: one consistent snapshot, and memory stays flat however large
-        the read model."""
+        """The rows `principal` may read, in chunks (`cursor_chunks`)."""
         schema: str = request.app.state.schema
         selected = ", ".join(f'{c.sql} AS "{c.name}"' for c in columns)
         condition = f"($1::text IS NULL OR {self.call_column} = $1)"
@@ -178,15 +193,7 @@ class TableExport:
             f"SELECT {selected} FROM {self.source.format(s=schema)} "
             f"WHERE {condition} ORDER BY {self.order}"
         )
-        async with request.app.state.pool.acquire() as conn, conn.transaction(readonly=True):
-            chunk: list[Sequence[Any]] = []
-            async for row in conn.cursor(sql, call_id, prefetch=CHUNK_ROWS):
-                chunk.append(tuple(row.values()))
-                if len(chunk) == CHUNK_ROWS:
-                    yield chunk
-                    chunk = []
-            if chunk:
-                yield chunk
+        return cursor_chunks(request, sql, call_id)
 
     def csv(self, request: Request, principal: Principal, call_id: str | None) -> StreamingResponse:
         """The export as CSV for `principal`."""

@@ -15,17 +15,14 @@ Who sees what (`scope.scoring_scope`):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from fractions import Fraction
 from typing import Annotated, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -33,7 +30,7 @@ from konkurs_platform.auth import Principal, Role, require
 from konkurs_platform.problems import NOT_FOUND, Problem, problem_responses
 from konkurs_readside.api.applications import actor
 from konkurs_readside.api.calls import require_call
-from konkurs_readside.api.exports import Chunks, csv_value
+from konkurs_readside.api.exports import Rows, csv_response, cursor_chunks, parquet_response
 from konkurs_readside.api.parameters import Identifier
 from konkurs_readside.api.scope import STAFF, Scope, Where, scoring_scope
 
@@ -496,23 +493,16 @@ class _Export:
     ranking_version: int
     criteria: list[str]
 
-    async def chunks(self, request: Request) -> AsyncIterator[list[dict[str, Any]]]:
-        """The entries in rank order, in chunks, through a server-side cursor."""
+    async def rows(self, request: Request, names: Sequence[str]) -> Rows:
+        """The entries in rank order, `names` in order, in chunks (`cursor_chunks`)."""
         sql = (
             f"SELECT * FROM {_schema(request)}.ranking_entries "
             "WHERE call_id = $1 AND ranking_version = $2 ORDER BY rank"
         )
-        async with request.app.state.pool.acquire() as conn, conn.transaction(readonly=True):
-            chunk: list[dict[str, Any]] = []
-            async for row in conn.cursor(
-                sql, self.call_id, self.ranking_version, prefetch=_CHUNK_ROWS
-            ):
-                chunk.append(_export_record(row))
-                if len(chunk) == _CHUNK_ROWS:
-                    yield chunk
-                    chunk = []
-            if chunk:
-                yield chunk
+        chunks = cursor_chunks(request, sql, self.call_id, self.ranking_version, size=_CHUNK_ROWS)
+        async for chunk in chunks:
+            records = [_export_record(row) for row in chunk]
+            yield [[record.get(n) for n in names] for record in records]
 
 
 async def _export(request: Request, call_id: str, version: int | None) -> _Export:
@@ -524,7 +514,7 @@ async def _export(request: Request, call_id: str, version: int | None) -> _Expor
 
 def _filename(export: _Export, extension: str) -> str:
     # The call id is printable (Identifier) but may hold quotes: the name is ours instead.
-    return f'attachment; filename="ranking-v{export.ranking_version}.{extension}"'
+    return f"ranking-v{export.ranking_version}.{extension}"
 
 
 @router.get(
@@ -544,23 +534,7 @@ async def export_ranking_csv(
     joined with ';'."""
     export = await _export(request, call_id, version)
     names = [n for n, _ in _export_fields(export.criteria)]
-
-    async def body() -> AsyncIterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(names)
-        async for chunk in export.chunks(request):
-            writer.writerows([[csv_value(record.get(n)) for n in names] for record in chunk])
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-        yield buffer.getvalue().encode()
-
-    return StreamingResponse(
-        body(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": _filename(export, "csv")},
-    )
+    return csv_response(_filename(export, "csv"), names, export.rows(request, names))
 
 
 @router.get(
@@ -579,18 +553,5 @@ async def export_ranking_parquet(
     sent as soon as it is written."""
     export = await _export(request, call_id, version)
     schema = pa.schema(_export_fields(export.criteria))
-
-    async def body() -> AsyncIterator[bytes]:
-        sink = Chunks()
-        with pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema) as writer:
-            async for chunk in export.chunks(request):
-                columns = {n: [record.get(n) for record in chunk] for n in schema.names}
-                writer.write_table(pa.table(columns, schema=schema))
-                yield sink.take()
-        yield sink.take()
-
-    return StreamingResponse(
-        body(),
-        media_type="application/vnd.apache.parquet",
-        headers={"Content-Disposition": _filename(export, "parquet")},
-    )
+    rows = export.rows(request, schema.names)
+    return parquet_response(_filename(export, "parquet"), schema, rows)
