@@ -28,7 +28,7 @@ def _payload(event_type: str, payload: bytes) -> dict[str, Any] | None:
     return decoded
 
 
-def _entry(row: Any) -> dict[str, Any]:
+def event_entry(row: Any) -> dict[str, Any]:
     envelope = bytes(row["envelope"])
     try:
         payload = _payload(row["event_type"], decode_envelope(envelope).payload)
@@ -75,7 +75,7 @@ async def stream_history(
         rows = await audit.stream_history(conn, request.app.state.schema, stream_id)
     if not rows:
         raise Problem(NOT_FOUND, f"No events of stream {stream_id} in the audit log.")
-    return {"stream_id": stream_id, "events": [_entry(r) for r in rows]}
+    return {"stream_id": stream_id, "events": [event_entry(r) for r in rows]}
 
 
 @router.get(

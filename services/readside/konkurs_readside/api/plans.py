@@ -128,7 +128,7 @@ def _progress(
     )
 
 
-async def _progress_of(conn: Any, s: str, rows: Sequence[Any], on: date | None) -> list[_Progress]:
+async def progress_of(conn: Any, s: str, rows: Sequence[Any], on: date | None) -> list[_Progress]:
     """The figures of each plan of `rows` on `on` (each plan's today when None)."""
     ids = [r["plan_id"] for r in rows]
     reported: dict[str, set[str]] = {}
@@ -220,7 +220,7 @@ async def list_plans(
                 ORDER BY p.call_id, p.registration_number, p.plan_id""",
             *w.params,
         )
-        progress = await _progress_of(conn, s, rows, on)
+        progress = await progress_of(conn, s, rows, on)
     plans = [
         {
             **_summary(r, p),
@@ -239,7 +239,7 @@ async def list_plans(
     return {"plans": plans, "by_status": by_status}
 
 
-def _overdue(progress: _Progress, marks: dict[tuple[str, str], datetime]) -> list[dict[str, Any]]:
+def overdue_of(progress: _Progress, marks: dict[tuple[str, str], datetime]) -> list[dict[str, Any]]:
     """What is overdue on the progress's date, oldest due first, with the timers' marks."""
     items = [("milestone", m["milestone_id"], m["due_on"]) for m in progress.milestones_overdue] + [
         ("report", p["period_id"], p["report_due_on"]) for p in progress.reports_overdue
@@ -250,7 +250,7 @@ def _overdue(progress: _Progress, marks: dict[tuple[str, str], datetime]) -> lis
     ]
 
 
-async def _marks(
+async def overdue_marks(
     conn: Any, s: str, plan_ids: list[str]
 ) -> dict[str, dict[tuple[str, str], datetime]]:
     """When the timers marked each plan's items overdue."""
@@ -298,8 +298,8 @@ async def get_plan(
                 f"SELECT period_id, state FROM {s}.plan_reports WHERE plan_id = $1", plan_id
             )
         }
-        (progress,) = await _progress_of(conn, s, [row], on)
-        marks = await _marks(conn, s, [plan_id])
+        (progress,) = await progress_of(conn, s, [row], on)
+        marks = await overdue_marks(conn, s, [plan_id])
     if at is None:
         chosen = [v for v in versions if v["version"] == row["current_version"]]
     else:
@@ -328,7 +328,7 @@ async def get_plan(
         "periods": [
             {**p, "report": reports.get(p["period_id"])} for p in json.loads(row["periods"])
         ],
-        "overdue": _overdue(progress, marks.get(plan_id, {})),
+        "overdue": overdue_of(progress, marks.get(plan_id, {})),
         "at": _iso(at),
         "version": version,
     }
@@ -554,8 +554,8 @@ async def overdue_items(
         w.add("call_id = {0}", call_id)
     async with request.app.state.pool.acquire() as conn:
         rows = await conn.fetch(f"SELECT {_PLAN_COLUMNS} FROM {s}.plans WHERE {w.sql()}", *w.params)
-        progress = await _progress_of(conn, s, rows, on)
-        marks = await _marks(conn, s, [r["plan_id"] for r in rows])
+        progress = await progress_of(conn, s, rows, on)
+        marks = await overdue_marks(conn, s, [r["plan_id"] for r in rows])
     items = [
         {
             "plan_id": r["plan_id"],
@@ -568,7 +568,7 @@ async def overdue_items(
             **item,
         }
         for r, p in zip(rows, progress, strict=True)
-        for item in _overdue(p, marks.get(r["plan_id"], {}))
+        for item in overdue_of(p, marks.get(r["plan_id"], {}))
     ]
     items.sort(
         key=lambda i: (i["due_on"], i["registration_number"], i["plan_id"], i["kind"], i["item_id"])

@@ -150,7 +150,7 @@ async def _plan_progress(
             call_id,
         )
     )
-    return rows, await plans_api._progress_of(conn, schema, rows, None)
+    return rows, await plans_api.progress_of(conn, schema, rows, None)
 
 
 async def _latest_ranking_version(conn: Connection, schema: str, call_id: str) -> int | None:
@@ -616,7 +616,7 @@ async def plans(conn: Connection, schema: str, call_id: str) -> Plans:
                 disbursed_total=disbursed,
             )
         )
-    marks = await plans_api._marks(conn, schema, ids)
+    marks = await plans_api.overdue_marks(conn, schema, ids)
     overdue = [
         OverdueItem(
             plan_id=r["plan_id"],
@@ -628,7 +628,7 @@ async def plans(conn: Connection, schema: str, call_id: str) -> Plans:
             marked=item["marked_at"] is not None,
         )
         for r, figures in zip(rows, progress, strict=True)
-        for item in plans_api._overdue(figures, marks.get(r["plan_id"], {}))
+        for item in plans_api.overdue_of(figures, marks.get(r["plan_id"], {}))
     ]
     overdue.sort(key=lambda o: (o.due_on, o.registration_number, o.plan_id, o.kind, o.item_id))
     return Plans(plans=views, overdue=overdue)

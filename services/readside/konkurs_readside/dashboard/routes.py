@@ -21,7 +21,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 
 from konkurs_platform.auth import InvalidToken, Principal, TokenVerifier, log_denial
 from konkurs_platform.problems import NOT_FOUND, Problem
-from konkurs_readside.api.audit import _entry as audit_entry
+from konkurs_readside.api.audit import event_entry as audit_entry
 from konkurs_readside.api.parameters import Identifier
 from konkurs_readside.dashboard import queries
 from konkurs_readside.dashboard.access import (
