@@ -110,3 +110,11 @@ async def eventually(
     except TimeoutError:
         raise AssertionError(f"not true within {timeout} s: {check}") from None
     return value
+
+
+async def wait_until(predicate: Callable[[], Awaitable[object]], timeout: float, what: str) -> None:
+    """`eventually` at the pace of processes (every 0.25 s), failing with what it waited for."""
+    try:
+        await eventually(predicate, timeout, every=0.25)
+    except AssertionError:
+        raise AssertionError(f"timed out waiting for {what}") from None

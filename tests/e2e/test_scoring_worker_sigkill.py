@@ -9,11 +9,9 @@ type in a header), so the test needs no intake process and controls the pace.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from google.protobuf.message import Message
+from helpers import wait_until
 
 from konkurs.intake.v1 import application_pb2, call_pb2, events_pb2
 from konkurs_ops.processes import Process, service_env
@@ -123,14 +122,6 @@ async def publish(settings: Settings, events: list[Envelope]) -> None:
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.25)
 
 
 async def all_committed(settings: Settings) -> bool:

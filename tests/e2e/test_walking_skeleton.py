@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from helpers import dead_letter_count, read_topic
+from helpers import dead_letter_count, read_topic, wait_until
 from processes import wait_healthy
 
 from konkurs_ops.processes import Process, free_port, service_env
@@ -98,14 +97,6 @@ def call_body(call_id: str) -> dict[str, Any]:
             "overall_threshold": 60,
         },
     }
-
-
-async def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.25)
 
 
 async def test_commands_flow_to_the_agent_and_the_projection_through_sigkills(
