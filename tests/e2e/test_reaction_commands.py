@@ -12,11 +12,13 @@ file, run as a script (`python test_reaction_commands.py GROUP TOPIC CONSUMER`),
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +28,6 @@ import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from helpers import wait_until
 
 from konkurs_ops import stack
 from konkurs_ops.processes import Process, free_port, service_env
@@ -290,6 +291,16 @@ async def dead_letters(run: Run) -> list[bytes]:
     finally:
         await consumer.stop()
     return reasons
+
+
+# Not tests/helpers.wait_until: this file is also run as the worker's script, where the tests
+# directory is not on the path.
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.25)
 
 
 def assert_one_effect_each(
